@@ -161,6 +161,8 @@ class ExportManager:
 
     def _generate(self, job: ExportJob, params: KickoffParameters) -> None:
         try:
+            if not params.types:  # only unsupported types were asked for: nothing but the error file
+                return
             written = synthetic.write_export(
                 params.types,
                 self.settings.patients,

@@ -297,7 +297,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         now = app.config.clock.now()
         if job.failure is not None:
-            self.send_outcome(500, plain_issue("fatal", "exception", "The export failed."))
+            self.send_outcome(500, plain_issue("fatal", "exception", f"The export failed: {job.failure}"))
             return
         if not job.is_complete(now):
             self.send(202, b"", None, {"X-Progress": job.progress_text(now), **self.retry_after_headers()})

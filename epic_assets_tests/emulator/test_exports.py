@@ -247,3 +247,9 @@ def test_single_patient_group(start_emulator: EmulatorFactory) -> None:
     client.authorize()
     _, manifest = client.export("_type=Patient")
     assert len(client.ndjson(manifest["output"][0]["url"])) == 1
+
+
+def test_only_unsupported_types_give_an_empty_output_and_an_error_file(epic: EpicTestClient) -> None:
+    _, manifest = epic.export("_type=Spaceship")
+    assert manifest["output"] == []
+    assert issue_codes(epic.ndjson(manifest["error"][0]["url"])) == [("error", "59136")]
