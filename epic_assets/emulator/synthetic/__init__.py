@@ -1,0 +1,41 @@
+"""Deterministic synthetic data shaped like Epic's Bulk FHIR output, for any number of patients.
+
+Public API (the emulator server codes against exactly this):
+
+- :data:`SUPPORTED_TYPES` — the exportable resource types (Binary is served by :func:`render_binary`).
+- :func:`group_patient_ids` — the Group's patient ids, Epic style.
+- :func:`iter_resources` — one type's resources as dicts, in export order.
+- :func:`write_export` — stream NDJSON files split at ``max_per_file`` resources, with ``_typeFilter``.
+- :func:`render_binary` — the HTML/RTF body behind a DocumentReference's ``Binary/<id>``.
+
+Same (patients, seed) gives byte-identical output; patient k's data does not depend on how many
+patients are generated. Shapes follow the captured sandbox payloads (``shared/epic-samples``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+
+from epic_assets.emulator.synthetic.chart import patient_id
+from epic_assets.emulator.synthetic.documents import render_binary
+from epic_assets.emulator.synthetic.export import SUPPORTED_TYPES, _check_counts, iter_rows, resolve_type, write_export
+from epic_assets.emulator.synthetic.filters import compile_filters
+
+__all__ = ["SUPPORTED_TYPES", "group_patient_ids", "iter_resources", "render_binary", "write_export"]
+
+
+def group_patient_ids(patients: int, seed: int) -> list[str]:
+    """Ids of the Group's patients, in export order (``e`` + 22 base-64 characters + ``3``)."""
+    _check_counts(patients, seed)
+    return [patient_id(seed, index) for index in range(patients)]
+
+
+def iter_resources(
+    resource_type: str, patients: int, seed: int, type_filters: Sequence[str] | None = None
+) -> Iterator[dict]:
+    """One type's resources as dicts, in the same order :func:`write_export` writes them."""
+    resolved = resolve_type(resource_type)
+    predicate = compile_filters(resolved, type_filters) if type_filters else None
+    for row in iter_rows(resolved, patients, seed, predicate):
+        yield json.loads(row.line)

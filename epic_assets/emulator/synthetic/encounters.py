@@ -1,0 +1,143 @@
+"""Encounters shaped like the sandbox's ``Encounter/eoK8nLRcEypNjtns4dgnF3Q3``.
+
+The visits themselves are planned in :mod:`chart` (every other type references them); this module
+only renders them. One template per encounter kind keeps the per-resource cost to a format call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+
+from epic_assets.emulator.synthetic import vocab
+from epic_assets.emulator.synthetic.chart import Chart, Visit, instant
+from epic_assets.emulator.synthetic.rows import Row, Token
+from epic_assets.emulator.synthetic.template import Template, jd, js, member, optional, slot
+
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+ENCOUNTER_TYPE = f"{vocab.SITE}.10.698084.10110"
+ENCOUNTER_CATEGORY = f"{vocab.SITE}.10.698084.30"
+SERVICE_TYPE = f"{vocab.SITE}.10.698084.18886"
+SPECIALTY = f"{vocab.SITE}.4.698084.18832"
+
+
+def practitioner_reference(practitioner: vocab.Practitioner) -> dict:
+    return {"reference": f"Practitioner/{practitioner.id}", "type": "Practitioner", "display": practitioner.display}
+
+
+@cache
+def practitioner_reference_json(practitioner: vocab.Practitioner) -> str:
+    return jd(practitioner_reference(practitioner))
+
+
+@cache
+def _template(kind: vocab.EncounterKind) -> Template:
+    return Template(
+        {
+            "resourceType": "Encounter",
+            "id": slot("id"),
+            "identifier": [{"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": slot("csn")}],
+            "status": slot("status"),
+            "class": {"system": kind.class_system, "code": kind.class_code, "display": kind.class_display},
+            "type": [
+                {
+                    "coding": [{"system": ENCOUNTER_TYPE, "code": kind.type_code, "display": kind.name}],
+                    "text": kind.name,
+                },
+                {
+                    "coding": [{"system": ENCOUNTER_CATEGORY, "code": kind.category_code, "display": kind.category}],
+                    "text": kind.category,
+                },
+            ],
+            "serviceType": slot("service_type"),
+            "subject": slot("subject"),
+            "participant": slot("participant"),
+            "period": slot("period"),
+            optional("account"): None,
+            "location": slot("location"),
+            "serviceProvider": {"reference": vocab.ORGANIZATION_REF, "display": vocab.ORGANIZATION_NAME},
+        }
+    )
+
+
+def _role(code: str, display: str, practitioner: vocab.Practitioner) -> dict:
+    return {
+        "type": [{"coding": [{"system": PARTICIPATION, "code": code, "display": display}], "text": display}],
+        "individual": practitioner_reference(practitioner),
+    }
+
+
+@cache
+def _participants(kind: vocab.EncounterKind, practitioner: vocab.Practitioner) -> str:
+    roles = [_role("ATND", "attender", practitioner)]
+    if kind.category_code == "3":  # hospital encounters also name the admitting provider
+        roles.insert(0, _role("ADM", "admitter", practitioner))
+    return jd(roles)
+
+
+@cache
+def _service_type(practitioner: vocab.Practitioner) -> str:
+    code = practitioner.specialty_code
+    text = practitioner.specialty
+    return jd({"coding": [{"system": SERVICE_TYPE, "code": code, "display": text}], "text": text})
+
+
+@cache
+def _locations(location: tuple[str, str]) -> str:
+    return jd(
+        [
+            {"location": {"reference": f"Location/{location[0]}", "display": location[1]}},
+            {"location": {"reference": f"Location/{vocab.FACILITY[0]}", "display": vocab.FACILITY[1]}},
+        ]
+    )
+
+
+def _codes(kind: vocab.EncounterKind) -> tuple[Token, ...]:
+    return (
+        (ENCOUNTER_TYPE, kind.type_code),
+        (ENCOUNTER_CATEGORY, kind.category_code),
+        (kind.class_system, kind.class_code),
+    )
+
+
+def _period(visit: Visit) -> str:
+    start = instant(visit.start)
+    if visit.status != "finished":
+        return '{"start":' + js(start) + "}"
+    return '{"start":' + js(start) + ',"end":' + js(instant(visit.end)) + "}"
+
+
+def encounters(chart: Chart) -> Iterator[Row]:
+    subject = chart.subject
+    for visit in chart.visits:
+        kind = visit.kind
+        account = ""
+        if kind.category_code == "3":
+            account = member(
+                "account",
+                jd(
+                    [
+                        {
+                            "identifier": {
+                                "system": f"{vocab.SITE}.2.726582",
+                                "value": str(1000000 + chart.index * 64 + visit.index),
+                            },
+                            "display": chart.display.upper().replace(", ", ","),
+                        }
+                    ]
+                ),
+            )
+        line = _template(kind).render(
+            {
+                "id": js(visit.id),
+                "csn": js(visit.csn),
+                "status": js(visit.status),
+                "service_type": _service_type(visit.practitioner),
+                "subject": subject,
+                "participant": _participants(kind, visit.practitioner),
+                "period": _period(visit),
+                "account": account,
+                "location": _locations(visit.location),
+            }
+        )
+        yield Row(line, visit.status, instant(visit.start), (), _codes(kind))

@@ -1,0 +1,388 @@
+"""Observations: flowsheet vital signs (as in the sandbox captures) and lab results.
+
+This is the high-volume type (about half of all resources), so each vital sign and each lab analyte
+has its own pre-compiled template and a resource costs a handful of random draws plus one format call.
+The lab plan (orders, specimens, result ids) is memoised on the chart because DiagnosticReport must
+reference exactly these Observations.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from epic_assets.emulator.synthetic import vocab
+from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, Chart, Stream, Visit, instant, iso_date
+from epic_assets.emulator.synthetic.ids import MAX_ITEMS, Kind
+from epic_assets.emulator.synthetic.rows import Row, Token, concept, tokens
+from epic_assets.emulator.synthetic.template import Template, js, member, num, optional, slot
+
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+_VITAL_CATEGORY = {
+    "coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}],
+    "text": "Vital Signs",
+}
+_LAB_CATEGORIES = [
+    {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory", "display": "Laboratory"}], "text": "Laboratory"},
+    {"coding": [{"system": vocab.LAB_CATEGORY, "code": "Lab", "display": "Lab"}], "text": "Lab"},
+]
+VITAL_TOKENS: tuple[Token, ...] = ((OBSERVATION_CATEGORY, "vital-signs"),)
+LAB_TOKENS: tuple[Token, ...] = ((OBSERVATION_CATEGORY, "laboratory"), (vocab.LAB_CATEGORY, "Lab"))
+_TEMPLATE_ID = {
+    "valueIdentifier": {"system": f"{vocab.SITE}.2.707684", "value": "31020"},
+    "url": "http://open.epic.com/FHIR/StructureDefinition/extension/template-id",
+}
+_FAHRENHEIT_URL = "http://open.epic.com/FHIR/STU3/StructureDefinition/temperature-in-fahrenheit"
+_LAB_RESULT_BASE = MAX_ITEMS // 2  # lab Observation ids use item numbers above the vital ones
+
+
+def _quantity(value: object, unit: str) -> dict:
+    return {"value": value, "unit": unit, "system": vocab.UCUM, "code": unit}
+
+
+def _interpretation(code: str, display: str) -> str:
+    return member(
+        "interpretation", f'[{{"coding":[{{"system":"{INTERPRETATION}","code":"{code}","display":"{display}"}}]}}]'
+    )
+
+
+_INTERPRETATIONS = {
+    "A": _interpretation("A", "Abnormal"),
+    "H": _interpretation("H", "High"),
+    "L": _interpretation("L", "Low"),
+}
+
+
+# ---------------------------------------------------------------- vital signs
+
+
+def _vital_template(vital: vocab.Vital) -> Template:
+    extension: list[dict] = [_TEMPLATE_ID]
+    if vital.key == "temp":
+        extension.insert(0, {"valueQuantity": _quantity(slot("fahrenheit"), "[degF]"), "url": _FAHRENHEIT_URL})
+    shape: dict = {
+        "resourceType": "Observation",
+        "id": slot("id"),
+        "extension": extension,
+        "status": "final",
+        "category": [_VITAL_CATEGORY],
+        "code": concept(vital.codings, vital.text),
+        "subject": slot("subject"),
+        "encounter": slot("encounter"),
+        "effectiveDateTime": slot("effective"),
+        "issued": slot("issued"),
+        "performer": [{"reference": f"Practitioner/{vocab.RECORDED_BY[0]}", "display": vocab.RECORDED_BY[1]}],
+        optional("interpretation"): None,
+    }
+    if vital.key == "bp":
+        shape["component"] = [
+            {
+                "code": concept([(vocab.LOINC, code, text)], text),
+                "valueQuantity": _quantity(slot(name), "mm[Hg]"),
+            }
+            for code, text, name in (
+                ("8480-6", "Systolic blood pressure", "systolic"),
+                ("8462-4", "Diastolic blood pressure", "diastolic"),
+            )
+        ]
+    else:
+        shape["valueQuantity"] = _quantity(slot("value"), vital.unit)
+    return Template(shape)
+
+
+_VITAL_TEMPLATES = {key: _vital_template(vital) for key, vital in vocab.VITALS.items()}
+_VITAL_CODES = {key: tokens(vital.codings) for key, vital in vocab.VITALS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A patient's baseline, from which each visit's vitals vary."""
+
+    height_cm: float
+    bmi: float
+    systolic: float
+    diastolic: float
+    pulse: float
+
+
+def _body(chart: Chart, rng: random.Random) -> _Body:
+    female = chart.gender == "female"
+    hypertensive = any(c.icd10[0] == "I10" for c in chart.chronic)
+    obese = any(c.icd10[0] == "E66.9" for c in chart.chronic)
+    return _Body(
+        height_cm=rng.gauss(162 if female else 176, 7),
+        bmi=min(48.0, max(17.5, rng.gauss(33 if obese else 27, 4))),
+        systolic=rng.gauss(138 if hypertensive else 119, 9),
+        diastolic=rng.gauss(86 if hypertensive else 76, 6),
+        pulse=rng.gauss(74, 8),
+    )
+
+
+def _vital_sets(visit: Visit, rng: random.Random) -> int:
+    name = visit.kind.name
+    if name in ("Telephone", "Orders Only"):
+        return 0
+    if name == "Hospital Encounter":
+        return rng.randint(2, 4)
+    return 1
+
+
+def _vitals(chart: Chart) -> Iterator[Row]:
+    rng = chart.rng(Stream.VITALS)
+    body = _body(chart, rng)
+    subject = chart.subject
+    ids = chart.ids
+    item = 0
+    for visit in chart.visits:
+        if not visit.clinical:
+            continue
+        sets = _vital_sets(visit, rng)
+        age = (visit.start - chart.birth) / _YEAR
+        growth = min(1.0, 0.3 + 0.7 * (age / 17) ** 0.7) if age < 17 else 1.0
+        height = body.height_cm * growth
+        bmi = body.bmi if age >= 18 else 15.5 + 2.5 * rng.random()
+        for set_index in range(sets):
+            taken = visit.start + 600 + set_index * int(max(visit.end - visit.start, 3600) / max(sets, 1))
+            shared = {"subject": subject, "encounter": visit.reference}
+            chosen = ["bp", "pulse"]
+            if rng.random() < 0.75:
+                chosen.append("temp")
+            if rng.random() < 0.6:
+                chosen += ["resp", "spo2"]
+            if set_index == 0 and rng.random() < 0.85:
+                chosen.append("weight")
+                if visit.index == 0 or rng.random() < 0.3:
+                    chosen += ["height", "bmi"]
+            for offset, key in enumerate(chosen):
+                values = dict(shared)
+                values["id"] = js(ids.long_form(Kind.OBSERVATION, chart.index, item))
+                item += 1
+                effective = instant(taken + offset)
+                values["effective"] = js(effective)
+                # Epic sometimes files a reading well after it was taken (the sandbox BP was issued a day later).
+                values["issued"] = (
+                    values["effective"]
+                    if rng.random() < 0.9
+                    else js(instant(taken + offset + rng.randrange(600, _DAY + 3600)))
+                )
+                values["interpretation"] = ""
+                if key == "bp":
+                    systolic = round(rng.gauss(body.systolic, 8))
+                    diastolic = round(rng.gauss(body.diastolic, 6))
+                    values["systolic"], values["diastolic"] = str(systolic), str(diastolic)
+                    if systolic >= 140 or diastolic >= 90:
+                        values["interpretation"] = _INTERPRETATIONS["A"]
+                elif key == "temp":
+                    fever = visit.kind.name == "Emergency" and rng.random() < 0.3
+                    fahrenheit = round(rng.gauss(101.2 if fever else 97.9, 0.5), 1)
+                    values["fahrenheit"] = num(fahrenheit, 1)
+                    values["value"] = num((fahrenheit - 32) * 5 / 9, 1)
+                elif key == "pulse":
+                    values["value"] = str(round(rng.gauss(body.pulse, 6)))
+                elif key == "resp":
+                    values["value"] = str(rng.randint(12, 20))
+                elif key == "spo2":
+                    values["value"] = str(rng.choice((95, 96, 97, 97, 98, 98, 99, 100)))
+                elif key == "height":
+                    values["value"] = num(height, 1)
+                elif key == "weight":
+                    # Epic stores ounces; kilograms come out with three decimals.
+                    ounces = round(bmi * (height / 100) ** 2 * rng.uniform(0.97, 1.03) * 35.274)
+                    values["value"] = num(ounces / 35.274, 3)
+                else:
+                    values["value"] = num(bmi, 2)
+                yield Row(_VITAL_TEMPLATES[key].render(values), "final", effective, VITAL_TOKENS, _VITAL_CODES[key])
+
+
+# ---------------------------------------------------------------- laboratory
+
+
+def _lab_template(panel: vocab.Panel, analyte: vocab.Analyte) -> Template:
+    codings: list[tuple[str, str, str | None]] = []
+    if analyte.loinc:
+        codings.append((vocab.LOINC, analyte.loinc, analyte.loinc_display))
+    codings.append((vocab.LAB_COMPONENT, analyte.component, analyte.text))
+    shape: dict = {
+        "resourceType": "Observation",
+        "id": slot("id"),
+        "basedOn": [{"reference": slot("order"), "display": panel.text}],
+        "status": slot("status"),
+        "category": _LAB_CATEGORIES,
+        "code": concept(codings, analyte.text),
+        "subject": slot("subject"),
+        "encounter": slot("encounter"),
+        "effectiveDateTime": slot("effective"),
+        "issued": slot("issued"),
+    }
+    if analyte.strings:
+        shape["valueString"] = slot("value")
+    elif analyte.unit is None:
+        shape["valueQuantity"] = {"value": slot("value")}
+    else:
+        shape["valueQuantity"] = _quantity(slot("value"), analyte.unit)
+    shape[optional("interpretation")] = None
+    shape["specimen"] = {"reference": slot("specimen"), "display": "Specimen"}
+    if analyte.unit and (analyte.low is not None or analyte.high is not None):
+        bound = {}
+        if analyte.low is not None:
+            bound["low"] = _quantity(_number(analyte.low, analyte.decimals), analyte.unit)
+        if analyte.high is not None:
+            bound["high"] = _quantity(_number(analyte.high, analyte.decimals), analyte.unit)
+        low = num(analyte.low, analyte.decimals) if analyte.low is not None else ""
+        high = num(analyte.high, analyte.decimals) if analyte.high is not None else ""
+        text = f"{low} - {high} {analyte.unit}" if low and high else (f">={low}" if low else f"<={high}")
+        shape["referenceRange"] = [{**bound, "text": text}]
+    return Template(shape)
+
+
+def _number(value: float, decimals: int) -> float | int:
+    return round(value) if decimals <= 0 else round(value, decimals)
+
+
+@cache
+def _lab_templates() -> dict[str, Template]:
+    return {analyte.component: _lab_template(panel, analyte) for panel in vocab.PANELS for analyte in panel.analytes}
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    id: str
+    analyte: vocab.Analyte
+    value: str  # JSON fragment
+    interpretation: str  # "" or an optional-member fragment
+
+
+@dataclass(frozen=True, slots=True)
+class LabOrder:
+    """One resulted panel: the ServiceRequest both the results and the DiagnosticReport are based on."""
+
+    number: int
+    visit: Visit
+    panel: vocab.Panel
+    order_id: str
+    specimen_id: str
+    effective: str
+    issued: str
+    status: str
+    results: tuple[LabResult, ...]
+
+
+_PANEL_WEIGHTS = [panel.weight for panel in vocab.PANELS]
+_PANEL_CHANCE = {
+    "Office Visit": 0.35,
+    "Orders Only": 0.95,
+    "Hospital Encounter": 1.0,
+    "Emergency": 0.6,
+    "Surgery Admit": 0.7,
+    "Cardiology Visit": 0.4,
+    "Telephone": 0.0,
+}
+
+
+def _lab_value(analyte: vocab.Analyte, rng: random.Random, diabetic: bool) -> tuple[str, str]:
+    if analyte.strings:
+        value = analyte.strings[0] if rng.random() < 0.8 else rng.choice(analyte.strings)
+        return js(value), "" if value == analyte.strings[0] else _INTERPRETATIONS["A"]
+    mean = 7.6 if diabetic and analyte.loinc in ("4548-4",) else analyte.mean
+    if diabetic and analyte.loinc == "2345-7":
+        mean = 150.0
+    value = max(rng.gauss(mean, analyte.spread), analyte.mean * 0.2)
+    text = num(value, analyte.decimals)
+    shown = float(text)
+    flag = ""
+    if analyte.high is not None and shown > analyte.high:
+        flag = _INTERPRETATIONS["H"]
+    elif analyte.low is not None and shown < analyte.low:
+        flag = _INTERPRETATIONS["L"]
+    return text, flag
+
+
+def lab_orders(chart: Chart) -> list[LabOrder]:
+    """The patient's resulted lab panels, computed once per chart."""
+    cached = chart.memo.get("labs")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    rng = chart.rng(Stream.LABS)
+    ids = chart.ids
+    diabetic = any(c.icd10[0] == "E11.9" for c in chart.chronic)
+    orders: list[LabOrder] = []
+    result_item = _LAB_RESULT_BASE
+    for visit in chart.visits:
+        if not visit.clinical or rng.random() >= _PANEL_CHANCE[visit.kind.name]:
+            continue
+        count = rng.randint(2, 3) if visit.kind.name == "Hospital Encounter" else rng.choice((1, 1, 2))
+        panels = rng.choices(vocab.PANELS, weights=_PANEL_WEIGHTS, k=count)
+        if diabetic and rng.random() < 0.5:
+            panels[0] = vocab.PANELS[2]
+        for panel in dict.fromkeys(panels):  # one of each panel per visit, in drawn order
+            number = len(orders)
+            collected = visit.start + rng.randrange(900, 5400)
+            # A few historical results carry only a date, as Epic shows for outside or back-entered labs.
+            effective = iso_date(collected) if rng.random() < 0.02 else instant(collected)
+            issued = instant(collected + rng.randrange(1800, 2 * _DAY))
+            status = "final" if rng.random() < 0.94 else "corrected"
+            results = []
+            for analyte in panel.analytes:
+                value, flag = _lab_value(analyte, rng, diabetic)
+                results.append(
+                    LabResult(ids.long_form(Kind.OBSERVATION, chart.index, result_item), analyte, value, flag)
+                )
+                result_item += 1
+            orders.append(
+                LabOrder(
+                    number,
+                    visit,
+                    panel,
+                    ids.long_form(Kind.SERVICE_REQUEST, chart.index, number),
+                    ids.long_form(Kind.SPECIMEN, chart.index, number),
+                    effective,
+                    issued,
+                    status,
+                    tuple(results),
+                )
+            )
+    chart.memo["labs"] = orders
+    return orders
+
+
+@cache
+def _lab_codes() -> dict[str, tuple[Token, ...]]:
+    result: dict[str, tuple[Token, ...]] = {}
+    for panel in vocab.PANELS:
+        for analyte in panel.analytes:
+            pairs = [(vocab.LAB_COMPONENT, analyte.component)]
+            if analyte.loinc:
+                pairs.insert(0, (vocab.LOINC, analyte.loinc))
+            result[analyte.component] = tuple(pairs)
+    return result
+
+
+def _labs(chart: Chart) -> Iterator[Row]:
+    templates = _lab_templates()
+    codes = _lab_codes()
+    subject = chart.subject
+    for order in lab_orders(chart):
+        shared = {
+            "order": js("ServiceRequest/" + order.order_id),
+            "status": js(order.status),
+            "subject": subject,
+            "encounter": order.visit.reference,
+            "effective": js(order.effective),
+            "issued": js(order.issued),
+            "specimen": js("Specimen/" + order.specimen_id),
+        }
+        for result in order.results:
+            values = dict(shared)
+            values["id"] = js(result.id)
+            values["value"] = result.value
+            values["interpretation"] = result.interpretation
+            component = result.analyte.component
+            yield Row(templates[component].render(values), order.status, order.effective, LAB_TOKENS, codes[component])
+
+
+def observations(chart: Chart) -> Iterator[Row]:
+    yield from _vitals(chart)
+    yield from _labs(chart)
