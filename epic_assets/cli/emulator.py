@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-per-file", type=int, default=3000, help="resources per NDJSON file (default 3000)")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access token lifetime in seconds")
     parser.add_argument("--spool-dir", type=Path, help="keep export files here instead of a temporary directory")
+    parser.add_argument("--quiet", action="store_true", help="do not print the access log to stderr")
     parser.add_argument(
         "--fault",
         action="append",
@@ -57,6 +59,13 @@ def run(args: argparse.Namespace) -> int:
         faults=parse_faults(args.fault),
         spool_dir=args.spool_dir,
     )
+    if not args.quiet:
+        # The access log carries request lines and statuses only, never tokens or assertions.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        access_log = logging.getLogger("epic_assets.emulator.access")
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:

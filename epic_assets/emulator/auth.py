@@ -67,7 +67,7 @@ class RegisteredKeys:
                 response = requests.get(self.jwks_url, timeout=_JWKS_FETCH_TIMEOUT_SECONDS)
                 response.raise_for_status()
                 return _jwks_keys(response.json(), self.jwks_url)
-            except (requests.RequestException, ValueError) as error:
+            except (requests.RequestException, ValueError, EpicAssetsError) as error:
                 raise AssertionRejectedError(f"JWKS URL unusable: {type(error).__name__}") from None
         return _keys_from_file(Path(self.source))
 

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import string
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,7 @@ class ExportManager:
         job.directory.mkdir(parents=True)
         job.errors = self._write_error_file(job, params)
         worker = threading.Thread(target=self._generate, args=(job, params), name=f"export-{request_id}", daemon=True)
-        self._threads.append(worker)
+        self._threads = [thread for thread in self._threads if thread.is_alive()] + [worker]
         worker.start()
         return job
 
@@ -222,10 +223,11 @@ class ExportManager:
         if job.written:
             shutil.rmtree(job.directory, ignore_errors=True)
 
-    def wait_idle(self, timeout: float | None = None) -> None:
-        """Join finished or running workers (used at shutdown so no thread writes into a removed dir)."""
+    def wait_idle(self, timeout: float) -> None:
+        """Give running workers up to ``timeout`` seconds in total to finish (used at shutdown)."""
+        deadline = time.monotonic() + timeout
         for worker in self._threads:
-            worker.join(timeout)
+            worker.join(max(0.0, deadline - time.monotonic()))
 
 
 def manifest(job: ExportJob, file_url: Callable[[ExportFile], str], requires_token_bool: bool) -> dict[str, Any]:

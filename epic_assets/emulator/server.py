@@ -371,9 +371,8 @@ def _match(method: str, path: str) -> tuple[Callable[..., None], tuple[str, ...]
     if path == TOKEN_PATH:
         # Any verb on the token endpoint gets OAuth's invalid_request, not the IIS page.
         return EmulatorHandler.token, ()
-    lookup_method = "GET" if method == "HEAD" else method
     for route_method, pattern, handler in _ROUTES:
         match = pattern.fullmatch(path)
-        if match and route_method == lookup_method:
+        if match and route_method == method:
             return handler, match.groups()
     return None

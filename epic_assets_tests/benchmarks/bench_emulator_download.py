@@ -40,7 +40,7 @@ def peak_rss_mib(pid: int) -> float:
 def start_emulator(jwks: Path, spool: Path, patients: int, max_per_file: int) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable, "-m", "epic_assets", "emulator", "--jwks", str(jwks), "--client-id", CLIENT_ID,
-        "--patients", str(patients), "--max-per-file", str(max_per_file), "--spool-dir", str(spool),
+        "--patients", str(patients), "--max-per-file", str(max_per_file), "--spool-dir", str(spool), "--quiet",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     lines: queue.Queue[str] = queue.Queue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from urllib.parse import urlsplit
 
 from epic_assets.emulator import ManualClock, synthetic
@@ -132,7 +131,6 @@ def test_polling_reports_progress_until_the_export_is_ready(start_emulator: Emul
     client = start_emulator("slow-export=100", clock=clock, patients=10)
     client.authorize()
     status_url = client.start_export("_type=Patient")
-    time.sleep(0.3)  # let the generator finish writing; completion now waits only on the clock
     first = client.session.get(status_url, timeout=10)
     assert first.status_code == 202
     assert first.content == b""
@@ -141,7 +139,7 @@ def test_polling_reports_progress_until_the_export_is_ready(start_emulator: Emul
     clock.advance(50)
     assert client.session.get(status_url, timeout=10).headers["X-Progress"] == "Searched 5 of 10 patients"
     clock.advance(50)
-    assert client.session.get(status_url, timeout=10).status_code == 200
+    assert client.wait_for_manifest(status_url)["output"]
 
 
 def test_delete_answers_202_then_status_and_files_are_gone(epic: EpicTestClient) -> None:
