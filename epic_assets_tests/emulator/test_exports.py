@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from urllib.parse import urlsplit
 
 from epic_assets.emulator import ManualClock, synthetic
@@ -87,13 +88,42 @@ def test_without_type_every_supported_type_is_exported(epic: EpicTestClient) -> 
     assert {"Patient", "Observation"} <= {entry["type"] for entry in manifest["output"]}
 
 
-def test_type_filter_is_applied_with_escaped_commas_kept_inside_one_filter(epic: EpicTestClient) -> None:
+def observation_categories(client: EpicTestClient, manifest: dict) -> list[set[str]]:
+    return [
+        {coding.get("code") for category in observation["category"] for coding in category.get("coding", [])}
+        for entry in manifest["output"]
+        for observation in client.ndjson(entry["url"])
+    ]
+
+
+def test_type_filter_is_applied(epic: EpicTestClient) -> None:
     _, manifest = epic.export("_type=Observation&_typeFilter=Observation%3Fcategory%3Dlaboratory")
-    observations = [obs for entry in manifest["output"] for obs in epic.ndjson(entry["url"])]
-    assert observations
-    for observation in observations:
-        codes = {coding.get("code") for cat in observation["category"] for coding in cat.get("coding", [])}
-        assert "laboratory" in codes
+    categories = observation_categories(epic, manifest)
+    assert categories
+    assert all("laboratory" in codes for codes in categories)
+
+
+def test_an_escaped_comma_stays_inside_one_filter(epic: EpicTestClient) -> None:
+    # %2C is a comma inside the filter (category is laboratory OR vital-signs), not a filter separator.
+    _, manifest = epic.export("_type=Observation&_typeFilter=Observation%3Fcategory%3Dlaboratory%2Cvital-signs")
+    categories = observation_categories(epic, manifest)
+    assert any("laboratory" in codes for codes in categories)
+    assert any("vital-signs" in codes for codes in categories)
+    assert all(codes & {"laboratory", "vital-signs"} for codes in categories)
+
+
+def test_a_literal_comma_separates_filters(start_emulator: EmulatorFactory) -> None:
+    client = start_emulator("cooldown=0")
+    client.authorize()
+    # Two filters for one type are OR-ed; "vital-signs" alone after a bare comma is not a filter.
+    _, manifest = client.export(
+        "_type=Observation&_typeFilter=Observation%3Fcategory%3Dlaboratory,Observation%3Fcategory%3Dvital-signs"
+    )
+    assert {"laboratory", "vital-signs"} <= set().union(*observation_categories(client, manifest))
+    assert (
+        client.kickoff("_type=Observation&_typeFilter=Observation%3Fcategory%3Dlaboratory,vital-signs").status_code
+        == 400
+    )
 
 
 def test_type_filter_without_type_is_refused(epic: EpicTestClient) -> None:
@@ -251,3 +281,12 @@ def test_only_unsupported_types_give_an_empty_output_and_an_error_file(epic: Epi
     _, manifest = epic.export("_type=Spaceship")
     assert manifest["output"] == []
     assert issue_codes(epic.ndjson(manifest["error"][0]["url"])) == [("error", "59136")]
+
+
+def test_a_filter_the_generator_cannot_apply_fails_the_export_with_a_named_reason(epic: EpicTestClient) -> None:
+    status_url = epic.start_export("_type=Observation&_typeFilter=Observation%3Fbogus%3D1")
+    deadline = time.monotonic() + 30
+    while (response := epic.session.get(status_url, timeout=10)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert response.status_code == 500
+    assert "bogus" in response.json()["issue"][0]["diagnostics"]
