@@ -85,6 +85,14 @@ def _patient_references(node: Any) -> Iterator[str]:
             yield from _patient_references(item)
 
 
+def _binary_urls(resource: dict[str, Any]) -> Iterator[str]:
+    """Relative ``Binary/<id>`` attachment URLs of a DocumentReference."""
+    for content in resource.get("content", []) if resource.get("resourceType") == "DocumentReference" else []:
+        url = content.get("attachment", {}).get("url", "")
+        if url.startswith("Binary/"):
+            yield url
+
+
 def _expect(response: requests.Response, status: int, step: str) -> requests.Response:
     if response.status_code != status:
         raise SelfcheckError(f"{step}: expected HTTP {status}, got {response.status_code} from {response.url}")
@@ -138,6 +146,7 @@ def _walk(
 
     patient_ids: set[str] = set()
     referenced: set[str] = set()
+    binaries: set[str] = set()
     for entry in manifest["output"]:
         with session.get(entry["url"], stream=True, timeout=_TIMEOUT) as download:
             _expect(download, 200, "download")
@@ -150,6 +159,7 @@ def _walk(
                     patient_ids.add(resource["id"])
                 else:
                     referenced.update(_patient_references(resource))
+                binaries.update(_binary_urls(resource))
     report.record("download", True, f"{sum(report.resources.values())} resources in {sum(report.files.values())} files")
 
     if manifest["error"]:
@@ -161,6 +171,11 @@ def _walk(
     if dangling:
         raise SelfcheckError(f"{len(dangling)} patient references do not resolve, e.g. Patient/{min(dangling)}")
     report.record("integrity", True, f"{len(patient_ids)} patients; all {len(referenced)} referenced ids resolve")
+
+    if binaries:
+        sample = sorted(binaries)[0]
+        _expect(session.get(f"{base_url}/{sample}", timeout=_TIMEOUT), 200, "binary")
+        report.record("binary", True, f"{sample} of {len(binaries)} attachments")
 
     _expect(session.delete(status_url, timeout=_TIMEOUT), 202, "delete")
     _expect(session.get(status_url, timeout=_TIMEOUT), 404, "status after delete")

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from epic_assets.emulator import synthetic
+from epic_assets.emulator.selfcheck import run_selfcheck
 from epic_assets.security.keys import KeyFiles
 from epic_assets_tests.emulator.conftest import CLIENT_ID, EpicTestClient
 
@@ -94,7 +96,7 @@ def test_selfcheck_walks_the_whole_flow_and_exits_zero() -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("discovery", "token", "kick-off", "poll", "download", "integrity", "delete"):
+    for step in ("discovery", "token", "kick-off", "poll", "download", "integrity", "binary", "delete"):
         assert re.search(rf"ok\s+{step}\b", result.stdout), step
     assert re.search(r"Patient\s+\d+\s+5\b", result.stdout)
     assert "selfcheck passed" in result.stdout
@@ -114,3 +116,14 @@ def test_access_log_never_contains_tokens_or_assertions(epic: EpicTestClient, ca
     assert token not in logged
     assert assertion not in logged
     assert assertion.split(".")[1] not in logged
+
+
+def test_selfcheck_reports_a_broken_integrity_check_as_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Make the Group claim a patient the export does not contain: the walk must notice and fail.
+    real_ids = synthetic.group_patient_ids
+    monkeypatch.setattr(synthetic, "group_patient_ids", lambda n, seed: [*real_ids(n, seed), "eMissingPatient3"])
+    printed: list[str] = []
+    report = run_selfcheck(patients=2, emit=printed.append)
+    assert not report.ok
+    assert printed[-1] == "selfcheck FAILED"
+    assert any("FAIL" in line and "exported 2 patients, the Group has 3" in line for line in printed)
