@@ -1,0 +1,81 @@
+"""The emulator's own housekeeping: spool files on disk, concurrent downloads, shutdown."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from epic_assets.emulator import EmulatorConfig, run_emulator
+from epic_assets_tests.emulator.conftest import CLIENT_ID, EmulatorFactory, EpicTestClient
+
+
+def test_export_files_live_in_the_spool_until_delete(epic: EpicTestClient) -> None:
+    status_url, manifest = epic.export("_type=Patient,Observation")
+    job_dir = epic.emulator.spool_dir / status_url.rsplit("/", 1)[1]
+    on_disk = sorted(path for path in job_dir.rglob("*") if path.is_file())
+    assert len(on_disk) == len(manifest["output"])
+    served = sorted(
+        hashlib.sha256(epic.session.get(e["url"], timeout=10).content).hexdigest() for e in manifest["output"]
+    )
+    assert served == sorted(hashlib.sha256(path.read_bytes()).hexdigest() for path in on_disk)
+    assert epic.session.delete(status_url, timeout=10).status_code == 202
+    assert not job_dir.exists()
+
+
+def test_concurrent_downloads_are_served_in_parallel_and_intact(start_emulator: EmulatorFactory) -> None:
+    client = start_emulator(patients=6, max_per_file=200)
+    client.authorize()
+    _, manifest = client.export("")
+    urls = [entry["url"] for entry in manifest["output"]]
+    assert len(urls) > 4
+    headers = dict(client.session.headers)
+
+    def fetch(url: str) -> bytes:
+        response = requests.get(url, headers=headers, timeout=30)
+        assert response.status_code == 200
+        return response.content
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        parallel = list(pool.map(fetch, urls))
+    assert parallel == [client.session.get(url, timeout=10).content for url in urls]
+
+
+def test_head_does_not_start_an_export(epic: EpicTestClient) -> None:
+    url = f"{epic.emulator.base_url}/Group/{epic.emulator.group_id}/$export?_type=Patient"
+    assert epic.session.head(url, headers={"Prefer": "respond-async"}, timeout=10).status_code == 404
+    assert epic.kickoff("_type=Patient").status_code == 202  # the 24-hour slot was still free
+
+
+def test_stop_removes_the_temporary_spool_and_closes_the_port(rsa_keys) -> None:
+    emulator = run_emulator(EmulatorConfig(jwks=str(rsa_keys.jwks), client_id=CLIENT_ID))
+    spool, metadata = emulator.spool_dir, f"{emulator.base_url}/metadata"
+    assert requests.get(metadata, timeout=10).status_code == 200
+    emulator.stop()
+    emulator.stop()  # idempotent
+    assert not spool.exists()
+    try:
+        requests.get(metadata, timeout=2)
+    except requests.ConnectionError:
+        pass
+    else:
+        raise AssertionError("the emulator still answers after stop()")
+
+
+def test_a_given_spool_dir_is_kept_after_stop(rsa_keys, tmp_path) -> None:
+    config = EmulatorConfig(jwks=str(rsa_keys.jwks), client_id=CLIENT_ID, spool_dir=tmp_path / "spool")
+    with run_emulator(config) as emulator:
+        assert emulator.spool_dir == tmp_path / "spool"
+    assert (tmp_path / "spool").is_dir()
+
+
+def test_unreachable_jwks_url_or_missing_kid_is_invalid_client(
+    start_emulator: EmulatorFactory, ec_keys, jwks_url_server
+) -> None:
+    client = start_emulator(keys=ec_keys, jwks="http://127.0.0.1:9/nothing-listens-here.json")
+    response = client.request_token()
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_client", "error_description": None}
+    served = start_emulator(keys=ec_keys, jwks=jwks_url_server(ec_keys.jwks))
+    assert served.request_token(served.assertion(kid="rotated-away")).status_code == 400
