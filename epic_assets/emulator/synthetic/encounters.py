@@ -68,11 +68,54 @@ def _role(code: str, display: str, practitioner: vocab.Practitioner) -> dict:
 
 
 @cache
-def _participants(kind: vocab.EncounterKind, practitioner: vocab.Practitioner) -> str:
+def _participants_head(kind: vocab.EncounterKind, practitioner: vocab.Practitioner) -> str:
+    """The participant list without its closing bracket (a surgeon entry may follow)."""
     roles = [_role("ATND", "attender", practitioner)]
     if kind.category_code == "3":  # hospital encounters also name the admitting provider
         roles.insert(0, _role("ADM", "admitter", practitioner))
-    return jd(roles)
+    return jd(roles)[:-1]
+
+
+@cache
+def _surgeon_parts(practitioner: vocab.Practitioner) -> tuple[str, str]:
+    """A surgical case's surgeon entry, split where its ``period.start`` goes (as in the sandbox capture)."""
+    entry = jd(
+        {
+            "extension": [
+                {
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {
+                                "system": SPECIALTY,
+                                "code": practitioner.specialty_code,
+                                "display": practitioner.specialty,
+                            }
+                        ],
+                        "text": practitioner.specialty,
+                    },
+                    "url": "http://open.epic.com/FHIR/StructureDefinition/extension/specialty",
+                }
+            ],
+            "type": [
+                {
+                    "coding": [{"system": f"{vocab.SITE}.10.698084.18869", "code": "Surgeon", "display": "Surgeon"}],
+                    "text": "Surgeon",
+                }
+            ],
+            "period": {"start": "@"},
+            "individual": practitioner_reference(practitioner),
+        }
+    )
+    head, tail = entry.split('"@"')
+    return head, tail
+
+
+def _participants(visit: Visit) -> str:
+    head = _participants_head(visit.kind, visit.practitioner)
+    if visit.kind.name != "Surgery Admit":
+        return head + "]"
+    before, after = _surgeon_parts(visit.practitioner)
+    return head + "," + before + js(instant(visit.start - 4200)) + after + "]"
 
 
 @cache
@@ -134,7 +177,7 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 "status": js(visit.status),
                 "service_type": _service_type(visit.practitioner),
                 "subject": subject,
-                "participant": _participants(kind, visit.practitioner),
+                "participant": _participants(visit),
                 "period": _period(visit),
                 "account": account,
                 "location": _locations(visit.location),
