@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from epic_assets.emulator.auth import AssertionVerifier, RegisteredKeys
+from epic_assets.emulator.auth import RegisteredKeys
 from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.exports import ExportManager, ExportSettings
 from epic_assets.emulator.server import EmulatorApp, EmulatorHandler, EmulatorHTTPServer
@@ -106,7 +106,7 @@ def run_emulator(config: EmulatorConfig) -> RunningEmulator:
     )
     server.app = EmulatorApp(
         config,
-        lambda token_url: AssertionVerifier(keys, config.client_id, token_url, config.clock),
+        keys,
         exports,
         f"http://{display_host}:{port}",
     )

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from epic_assets.emulator import synthetic
-from epic_assets.emulator.auth import AssertionRejectedError, AssertionVerifier, TokenStore
+from epic_assets.emulator.auth import AssertionRejectedError, AssertionVerifier, RegisteredKeys, TokenStore
 from epic_assets.emulator.capability import capability_statement, smart_configuration
 from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.exports import ExportFile, ExportManager, TooRecentError, manifest
@@ -60,7 +60,7 @@ class EmulatorApp:
     def __init__(
         self,
         config: EmulatorConfig,
-        verifier_factory: Callable[[str], AssertionVerifier],
+        keys: RegisteredKeys,
         exports: ExportManager,
         root_url: str,
     ) -> None:
@@ -69,7 +69,7 @@ class EmulatorApp:
         self.fhir_base = root_url + FHIR_PREFIX
         self.oauth_base = root_url + "/oauth2"
         self.token_url = root_url + TOKEN_PATH
-        self.verifier = verifier_factory(self.token_url)
+        self.verifier = AssertionVerifier(keys, config.client_id, self.token_url, config.clock)
         self.tokens = TokenStore(config.clock)
         self.exports = exports
         self.counters = RequestCounters()
