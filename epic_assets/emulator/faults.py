@@ -30,6 +30,7 @@ class FaultPlan:
     expired_files: bool = False  # manifests list files that then answer 404
     cooldown_hours: float | None = None  # overrides the 24-hour window (0 disables it)
     requires_token_bool: bool = False  # manifest says requiresAccessToken: true (JSON bool)
+    token_400: int = 0  # first N token requests get a bare 400 (reported by clients, succeeds on retry)
 
 
 def _count(value: str | None) -> int:
@@ -68,6 +69,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str | None], Any], str]] = {
     "expired-files": ("expired_files", _flag, ""),
     "cooldown": ("cooldown_hours", _seconds, "=HOURS"),
     "requires-token-bool": ("requires_token_bool", _flag, ""),
+    "token-400": ("token_400", _count, "=N"),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULTS)
 assert {field for field, _, _ in _FAULTS.values()} == {f.name for f in fields(FaultPlan)}

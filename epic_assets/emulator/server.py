@@ -188,6 +188,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # -- OAuth ------------------------------------------------------------------------------------------
     def token(self, _query: str) -> None:
         body = self.drain_body()
+        if self.app.counters.next("token") <= self.app.config.faults.token_400:
+            self.send(400)  # the transient, body-less 400 clients report from Epic's token endpoint
+            return
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if self.command != "POST" or content_type != "application/x-www-form-urlencoded":
             self.send_json(400, {"error": "invalid_request", "error_description": None}, "application/json")

@@ -121,10 +121,18 @@ def test_requires_token_bool_makes_the_manifest_use_json_true(start_emulator: Em
     assert manifest["requiresAccessToken"] is True
 
 
+def test_token_400_answers_a_bare_400_then_recovers(start_emulator: EmulatorFactory) -> None:
+    client = start_emulator("token-400=1")
+    first = client.request_token()
+    assert first.status_code == 400
+    assert first.content == b""
+    assert client.request_token().status_code == 200
+
+
 def test_fault_names_are_the_documented_set() -> None:
     assert set(FAULT_NAMES) == {
         "kickoff-503", "status-429", "status-500", "retry-after", "slow-export", "token-expiry",
-        "file-500", "file-drop", "error-file", "expired-files", "cooldown", "requires-token-bool",
+        "file-500", "file-drop", "error-file", "expired-files", "cooldown", "requires-token-bool", "token-400",
     }  # fmt: skip
 
 
