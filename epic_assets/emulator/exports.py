@@ -51,6 +51,9 @@ class ExportFile:
 
 @dataclass
 class ExportJob:
+    """One kick-off's state. The worker thread fills ``files``/``failure`` and sets ``written`` last, so a
+    request thread that sees ``written`` also sees the results (attribute writes are atomic in CPython)."""
+
     request_id: str
     client_id: str
     group_id: str
@@ -70,8 +73,10 @@ class ExportJob:
         return self.written and self.failure is None and now >= self.ready_at
 
     def progress_text(self, now: float) -> str:
+        """Epic's free-text progress. The generator reports no per-patient progress, so the count
+        follows the slow-export schedule and stays below N until the files are written."""
         span = self.ready_at - self.kicked_off_at
-        share = 1.0 if span <= 0 else min(1.0, (now - self.kicked_off_at) / span)
+        share = (1.0 if self.written else 0.0) if span <= 0 else min(1.0, (now - self.kicked_off_at) / span)
         searched = int(self.patients * share)
         if not self.written:
             searched = min(searched, max(self.patients - 1, 0))
@@ -193,7 +198,7 @@ class ExportManager:
             if job is None:
                 return None
             if job.is_complete(now) and job.completed_at is None:
-                job.completed_at = max(job.ready_at, job.kicked_off_at)
+                job.completed_at = job.ready_at
             if job.completed_at is not None and now - job.completed_at > RETENTION_SECONDS:
                 self._drop(job)
                 return None
