@@ -31,6 +31,7 @@ class FaultPlan:
     cooldown_hours: float | None = None  # overrides the 24-hour window (0 disables it)
     requires_token_bool: bool = False  # manifest says requiresAccessToken: true (JSON bool)
     token_400: int = 0  # first N token requests get a bare 400 (reported by clients, succeeds on retry)
+    retry_after_date: int | None = None  # like retry_after, but sent in the HTTP-date form
 
 
 def _count(value: str | None) -> int:
@@ -70,6 +71,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str | None], Any], str]] = {
     "cooldown": ("cooldown_hours", _seconds, "=HOURS"),
     "requires-token-bool": ("requires_token_bool", _flag, ""),
     "token-400": ("token_400", _count, "=N"),
+    "retry-after-date": ("retry_after_date", lambda v: int(_seconds(v)), "=SECONDS"),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULTS)
 assert {field for field, _, _ in _FAULTS.values()} == {f.name for f in fields(FaultPlan)}

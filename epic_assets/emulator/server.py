@@ -14,6 +14,7 @@ Routes (everything else is IIS's HTML 404, as on Epic):
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import re
@@ -134,8 +135,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.send_outcome(404, found)
 
     def retry_after_headers(self) -> dict[str, str]:
-        seconds = self.app.config.faults.retry_after
-        return {} if seconds is None else {"Retry-After": str(seconds)}
+        faults = self.app.config.faults
+        if faults.retry_after_date is not None:
+            moment = self.app.config.clock.now() + faults.retry_after_date
+            return {"Retry-After": email.utils.formatdate(moment, usegmt=True)}
+        return {} if faults.retry_after is None else {"Retry-After": str(faults.retry_after)}
 
     def authorized_client(self) -> str | None:
         """The client behind a valid bearer token; otherwise answers 401 and returns ``None``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+
 import pytest
 import requests
 
@@ -42,6 +44,14 @@ def test_retry_after_is_added_to_202s(start_emulator: EmulatorFactory) -> None:
     poll = client.session.get(kickoff.headers["Content-Location"], timeout=10)
     assert poll.status_code == 202
     assert poll.headers["Retry-After"] == "7"
+
+
+def test_retry_after_date_sends_the_http_date_form(start_emulator: EmulatorFactory) -> None:
+    clock = ManualClock(start=1_800_000_000)
+    client = authorized(start_emulator, "retry-after-date=90", "slow-export=600", clock=clock)
+    poll = client.session.get(client.start_export("_type=Patient"), timeout=10)
+    assert poll.status_code == 202
+    assert email.utils.parsedate_to_datetime(poll.headers["Retry-After"]).timestamp() == 1_800_000_090
 
 
 def test_slow_export_keeps_answering_202_until_the_time_has_passed(start_emulator: EmulatorFactory) -> None:
@@ -133,6 +143,7 @@ def test_fault_names_are_the_documented_set() -> None:
     assert set(FAULT_NAMES) == {
         "kickoff-503", "status-429", "status-500", "retry-after", "slow-export", "token-expiry",
         "file-500", "file-drop", "error-file", "expired-files", "cooldown", "requires-token-bool", "token-400",
+        "retry-after-date",
     }  # fmt: skip
 
 
