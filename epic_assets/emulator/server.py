@@ -14,6 +14,7 @@ Routes (everything else is IIS's HTML 404, as on Epic):
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -150,7 +151,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         return client
 
     def drain_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = _MAX_FORM_BYTES + 1  # unreadable framing: do not trust the connection any further
         if length > _MAX_FORM_BYTES:
             self.close_connection = True
             return b""
@@ -188,6 +192,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             handler(self, raw_query, *groups)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception:
+            # A bug in the emulator must surface as a 500 the client can see, not a silent hang-up.
+            log.exception("internal error handling %s %s", method, raw_path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # headers may already be out; then the hang-up says it
+                self.send_outcome(500, plain_issue("fatal", "exception", "Internal emulator error."))
 
     # -- OAuth ------------------------------------------------------------------------------------------
     def token(self, _query: str) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -21,8 +25,6 @@ def test_smart_configuration_is_public_and_points_at_the_token_endpoint(start_em
 
 
 def test_metadata_is_a_capability_statement_shaped_like_epics(start_emulator: EmulatorFactory, epic_samples) -> None:
-    import json
-
     sample = json.loads((epic_samples / "CapabilityStatement.sandbox-R4.excerpt.json").read_text())
     client = start_emulator()
     response = requests.get(f"{client.emulator.base_url}/metadata", timeout=10)
@@ -102,3 +104,15 @@ def test_every_fhir_route_demands_a_valid_bearer_token(epic: EpicTestClient, aut
 def test_iis_server_header(epic: EpicTestClient) -> None:
     response = epic.session.get(f"{epic.emulator.base_url}/metadata", timeout=10)
     assert response.headers["Server"] == "Microsoft-IIS/10.0"
+
+
+def test_garbage_content_length_on_the_token_endpoint_is_a_clean_400(epic: EpicTestClient) -> None:
+    parts = urlsplit(epic.emulator.token_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: lots\r\n\r\n"
+        )
+        reply = connection.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b"invalid_request" in reply
