@@ -172,7 +172,7 @@ def generate_key_files(
     public_key = private_key.public_key()
     key_id = kid or jwk_thumbprint(public_jwk(public_key))
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the mode applies only if we create it
     private_pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

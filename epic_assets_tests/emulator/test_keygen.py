@@ -93,3 +93,8 @@ def test_force_replaces_the_key_pair(tmp_path: Path) -> None:
 def test_unsupported_algorithm_is_refused(tmp_path: Path) -> None:
     with pytest.raises(EpicAssetsError, match="unsupported key algorithm"):
         generate_key_files(tmp_path, alg="HS256")
+
+
+def test_a_created_key_directory_is_private(tmp_path: Path) -> None:
+    generate_key_files(tmp_path / "new-keys")
+    assert stat.S_IMODE((tmp_path / "new-keys").stat().st_mode) == 0o700
