@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         faults=parse_faults(args.fault),
         spool_dir=args.spool_dir,
     )
+    if args.host not in {"127.0.0.1", "localhost", "::1"}:
+        print(f"warning: serving on {args.host}, not loopback; the emulator has no TLS", file=sys.stderr)
     if not args.quiet:
         # The access log carries request lines and statuses only, never tokens or assertions.
         handler = logging.StreamHandler(sys.stderr)

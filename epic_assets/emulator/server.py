@@ -179,6 +179,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self.dispatch("PATCH")
 
+    def do_OPTIONS(self) -> None:
+        self.dispatch("OPTIONS")
+
     def dispatch(self, method: str) -> None:
         raw_path, _, raw_query = self.path.partition("?")
         path = unquote(raw_path)

@@ -65,8 +65,10 @@ def test_everything_else_is_the_iis_html_404(epic: EpicTestClient, epic_samples,
     assert response.content == (epic_samples / "iis-404.unknown-path-or-system-export.html").read_bytes()
 
 
-def test_post_to_a_fhir_route_is_the_iis_404_too(epic: EpicTestClient) -> None:
-    response = epic.session.post(f"{epic.emulator.base_url}/Group/{epic.emulator.group_id}/$export", timeout=10)
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "OPTIONS"])
+def test_other_verbs_on_a_fhir_route_are_the_iis_404_too(epic: EpicTestClient, method: str) -> None:
+    url = f"{epic.emulator.base_url}/Group/{epic.emulator.group_id}/$export"
+    response = epic.session.request(method, url, timeout=10)
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("text/html")
 
