@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.ids import IdFactory, Kind, _keys
-from epic_assets.emulator.synthetic.template import jd, js
+from epic_assets.emulator.synthetic.template import Template, js, slot
 
 # The data is anchored to a fixed "today" (the date of the sandbox captures) so output never depends on
 # the wall clock.
@@ -128,13 +128,18 @@ def _age_seconds(rng: random.Random) -> int:
     return int(years * _YEAR)
 
 
+_ENCOUNTER_REFERENCE = Template(
+    {
+        "reference": slot("reference"),
+        "identifier": {"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": slot("csn")},
+        "display": slot("display"),
+    }
+)
+
+
 def _encounter_reference(visit_id: str, csn: str, display: str) -> str:
-    return jd(
-        {
-            "reference": f"Encounter/{visit_id}",
-            "identifier": {"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": csn},
-            "display": display,
-        }
+    return _ENCOUNTER_REFERENCE.render(
+        {"reference": js("Encounter/" + visit_id), "csn": js(csn), "display": js(display)}
     )
 
 

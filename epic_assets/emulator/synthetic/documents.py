@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import Chart, Stream, Visit, build_chart, instant, iso_date
@@ -32,8 +32,7 @@ CATEGORY_TOKENS: tuple[Token, ...] = ((CATEGORY_SYSTEM, "clinical-note"),)
 _NOPAT = "no disclosure to patient, family or caregivers without attending provider's authorization"
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     number: int
     visit: Visit
     note_type: vocab.NoteType
@@ -176,6 +175,9 @@ def _context_tail(practitioner: vocab.Practitioner) -> tuple[str, str]:
     return extension, setting
 
 
+_FORMAT_JSON = jd(FORMAT)
+
+
 def _attachment(content_type: str, binary_id: str) -> str:
     return (
         '{"attachment":{"contentType":"'
@@ -183,7 +185,7 @@ def _attachment(content_type: str, binary_id: str) -> str:
         + '","url":"Binary/'
         + binary_id
         + '"},"format":'
-        + jd(FORMAT)
+        + _FORMAT_JSON
         + "}"
     )
 

@@ -102,15 +102,21 @@ class _SplitWriter:
         self._count = 0
         return self._part.open("w", encoding="utf-8", newline="\n", buffering=_WRITE_BUFFER)
 
-    def write(self, line: str) -> None:
-        handle = self._file
-        if handle is None:
-            handle = self._file = self._open()
-        handle.write(line)
-        handle.write("\n")
-        self._count += 1
-        if self._count >= self._max:
-            self._finish()
+    def write(self, lines: list[str]) -> None:
+        """Append lines (one patient's resources of this type), starting new files as they fill."""
+        start = 0
+        while start < len(lines):
+            handle = self._file
+            if handle is None:
+                handle = self._file = self._open()
+            room = self._max - self._count
+            chunk = lines[start : start + room]
+            handle.write("\n".join(chunk))
+            handle.write("\n")
+            self._count += len(chunk)
+            start += len(chunk)
+            if self._count >= self._max:
+                self._finish()
 
     def _finish(self) -> None:
         if self._file is not None and self._part is not None:
@@ -154,12 +160,11 @@ def write_export(
             chart = build_chart(seed, index)
             for builder, write, predicate in plan:
                 if predicate is None:
-                    for row in builder(chart):
-                        write(row.line)
+                    lines = [row.line for row in builder(chart)]
                 else:
-                    for row in builder(chart):
-                        if predicate(row):
-                            write(row.line)
+                    lines = [row.line for row in builder(chart) if predicate(row)]
+                if lines:
+                    write(lines)
     except BaseException:
         for writer in writers.values():
             writer.abort()

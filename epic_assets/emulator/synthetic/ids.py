@@ -7,8 +7,8 @@ from the first. Because the first word is invertible, an id can be decoded back 
 how ``Binary/<id>`` is served without storing anything: decode, regenerate, compare.
 
 Shapes: ``e`` + 22 characters + ``3`` (24 characters) for most resources, ``f`` + 43 + ``4``
-(45 characters) for Observations and RTF binaries, and for a small fraction ``f`` + 64 + ``5``
-(66 characters), longer than FHIR's 64-character limit as Epic's can be (EPIC.md §5).
+(45 characters) for Observations and RTF binaries, and for a small fraction ``f`` + 65 + ``5``
+(67 characters), longer than FHIR's 64-character limit as Epic's can be (EPIC.md §5).
 """
 
 from __future__ import annotations
@@ -99,57 +99,65 @@ def _encode(words: int, nbytes: int) -> str:
 
 
 class IdFactory:
-    """Ids for one seed. ``short`` ids are Epic's 24-character form, ``long_form`` the 45/66 one.
+    """Ids for one seed. ``short`` ids are Epic's 24-character form, ``long_form`` the 45/67 one.
 
-    Long-form ids of one patient and kind share their first 21 characters, as Epic's do
-    (``fyJtButeQVDgXCSm52GXSc…`` on every vital sign of the sandbox patient); the payload words follow.
+    Long-form ids of one patient and kind share their first 22 characters (``f`` + 21), as Epic's do
+    (``fyJtButeQVDgXCSm52GXSc…`` on every vital sign of the sandbox patient); the payload follows.
+    Both forms are inlined arithmetic: they are called once or twice per generated resource.
     """
 
     __slots__ = ("_k", "_prefixes")
 
     def __init__(self, seed: int) -> None:
         self._k = _keys(seed)
-        self._prefixes: dict[tuple[Kind, int], bytes] = {}
+        self._prefixes: dict[int, str] = {}
 
-    def _first(self, kind: Kind, patient: int, item: int) -> int:
+    def _payload(self, kind: int, patient: int, item: int) -> str:
+        """22 characters encoding the mixed payload (first word) and a derived second word."""
         if not 0 <= patient < _MAX_PATIENTS or not 0 <= item < MAX_ITEMS:
             raise ValueError(f"id payload out of range: patient={patient} item={item}")
-        return _mix((int(kind) << (_PATIENT_BITS + _ITEM_BITS)) | (patient << _ITEM_BITS) | item, self._k[0])
+        keys = self._k
+        value = (((kind << (_PATIENT_BITS + _ITEM_BITS)) | (patient << _ITEM_BITS) | item) ^ keys[0]) * _MUL1 & _MASK
+        value ^= value >> 31
+        value = (value * _MUL2) & _MASK
+        first = value ^ (value >> 29)
+        second = ((first ^ keys[1]) * _MUL2) & _MASK
+        raw = ((first << 64) | second).to_bytes(16, "big")
+        return binascii.b2a_base64(raw, newline=False)[:22].translate(_TO_EPIC).decode("ascii")
 
     def short(self, kind: Kind, patient: int, item: int = 0) -> str:
-        first = self._first(kind, patient, item)
-        second = _mix(first, self._k[1])
-        return "e" + _encode((first << 64) | second, 16)[:22] + "3"
+        return "e" + self._payload(kind, patient, item) + "3"
 
-    def _prefix(self, kind: Kind, patient: int) -> bytes:
-        prefix = self._prefixes.get((kind, patient))
+    def long_form(self, kind: Kind, patient: int, item: int = 0) -> str:
+        payload = self._payload(kind, patient, item)
+        key = (kind << _PATIENT_BITS) | patient
+        prefix = self._prefixes.get(key)
         if prefix is None:
             if len(self._prefixes) > 4096:  # bounded: generation walks patients in order
                 self._prefixes.clear()
-            word = _mix((int(kind) << _PATIENT_BITS) | patient, self._k[2])
-            prefix = self._prefixes[(kind, patient)] = ((word << 64) | _mix(word, self._k[3])).to_bytes(16, "big")
-        return prefix
-
-    def long_form(self, kind: Kind, patient: int, item: int = 0) -> str:
-        first = self._first(kind, patient, item)
-        second = _mix(first, self._k[1])
-        raw = self._prefix(kind, patient) + ((first << 64) | second).to_bytes(16, "big")
-        if first % _LONG_ID_EVERY:
-            return "f" + _encode_bytes(raw) + "4"
-        extra = ((_mix(second, self._k[4]) << 64) | _mix(second, self._k[5])).to_bytes(16, "big")
-        return "f" + _encode_bytes(raw + extra) + "5"
+            word = _mix(key, self._k[2])
+            prefix = self._prefixes[key] = _encode((word << 64) | _mix(word, self._k[3]), 16)[:21]
+        # One id in _LONG_ID_EVERY gets a second payload-derived block: over 64 characters, as Epic's can be.
+        if ord(payload[-2]) % _LONG_ID_EVERY:
+            return "f" + prefix + payload + "4"
+        extra = _mix(int.from_bytes(payload.encode("ascii")[:8], "big") & _MASK, self._k[4])
+        return "f" + prefix + payload + _encode((extra << 64) | _mix(extra, self._k[5]), 16)[:22] + "5"
 
     def decode(self, fhir_id: str) -> Payload | None:
         """The payload an id of ours was made from, or None when the id is not one of ours."""
-        if len(fhir_id) not in (24, 45, 66) or fhir_id[0] not in "ef" or not fhir_id.isascii():
+        if len(fhir_id) == 24 and fhir_id[0] == "e":
+            encoded = fhir_id[1:23]
+        elif len(fhir_id) in (45, 67) and fhir_id[0] == "f":
+            encoded = fhir_id[22:44]
+        else:
             return None
-        body = fhir_id[1:-1].encode("ascii").translate(_FROM_EPIC)
+        if not encoded.isascii():
+            return None
         try:
-            raw = binascii.a2b_base64(body + b"=" * (-len(body) % 4))
+            raw = binascii.a2b_base64(encoded.encode("ascii").translate(_FROM_EPIC) + b"==")
         except binascii.Error:
             return None
-        first = raw[:8] if fhir_id[0] == "e" else raw[16:24]
-        value = _unmix(int.from_bytes(first, "big"), self._k[0])
+        value = _unmix(int.from_bytes(raw[:8], "big"), self._k[0])
         kind_value = value >> (_PATIENT_BITS + _ITEM_BITS)
         if kind_value not in Kind._value2member_map_:
             return None

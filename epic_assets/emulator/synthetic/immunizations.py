@@ -7,6 +7,7 @@ history (reconciled from outside records) carries a date only and ``primarySourc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, AS_OF, Chart, Stream, instant, iso_date
@@ -35,6 +36,14 @@ _TEMPLATE = Template(
 )
 
 
+@cache
+def _vaccine_code(vaccine: vocab.Vaccine) -> str:
+    return jd({"coding": [{"system": vocab.CVX, "code": vaccine.cvx}], "text": vaccine.text})
+
+
+_CLINIC_NOTE = member("note", jd([{"text": "Administered in clinic"}]))
+
+
 def immunizations(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.IMMUNIZATIONS)
     age = chart.age_years
@@ -60,7 +69,7 @@ def immunizations(chart: Chart) -> Iterator[Row]:
                 {
                     "id": js(chart.ids.short(Kind.IMMUNIZATION, chart.index, number)),
                     "number": js(str(29000 + chart.index * 40 + number)),
-                    "vaccine": jd({"coding": [{"system": vocab.CVX, "code": vaccine.cvx}], "text": vaccine.text}),
+                    "vaccine": _vaccine_code(vaccine),
                     "patient": chart.subject,
                     "encounter": member("encounter", given_at.reference) if given_at else "",
                     "occurrence": js(occurrence),
@@ -68,9 +77,7 @@ def immunizations(chart: Chart) -> Iterator[Row]:
                     "manufacturer": js(vaccine.manufacturer),
                     "lot": js(str(rng.randrange(100, 99999))),
                     "dose": num(vaccine.dose_ml, 1),
-                    "note": member("note", jd([{"text": "Administered in clinic"}]))
-                    if given_at and rng.random() < 0.3
-                    else "",
+                    "note": _CLINIC_NOTE if given_at and rng.random() < 0.3 else "",
                 }
             )
             number += 1

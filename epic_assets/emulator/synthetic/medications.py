@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import _DAY, AS_OF, Chart, Stream, Visit, instant, iso_date
-from epic_assets.emulator.synthetic.encounters import practitioner_reference
+from epic_assets.emulator.synthetic.encounters import practitioner_reference_json
 from epic_assets.emulator.synthetic.ids import Kind, fixed_id
-from epic_assets.emulator.synthetic.rows import Row
-from epic_assets.emulator.synthetic.template import jd
+from epic_assets.emulator.synthetic.rows import Row, Token
+from epic_assets.emulator.synthetic.template import Template, jd, js, slot
 
 MEDICATION_ID_SYSTEM = f"{vocab.SITE}.2.698288"
 ROUTE_SYSTEM = f"{vocab.SITE}.4.798268.7025"
@@ -42,85 +43,116 @@ def _dose_rate(kind: str, value: float, unit: str, code: str) -> dict:
     }
 
 
-def _dosage(drug: vocab.Drug, start: int, end: int | None) -> dict:
+def _medication(drug: vocab.Drug, inline: bool) -> dict:
+    if not inline:
+        return {
+            "medicationReference": {
+                "reference": f"Medication/{fixed_id('Medication ' + drug.epic_id)}",
+                "display": drug.text,
+            }
+        }
+    rxnorm = [{"system": vocab.RXNORM, "code": code, "display": display} for code, display in drug.rxnorm]
+    epic = {"system": MEDICATION_ID_SYSTEM, "code": drug.epic_id, "display": drug.text}
+    return {"medicationCodeableConcept": {"coding": [*rxnorm, epic], "text": drug.text}}
+
+
+def _course(acute: bool) -> dict:
+    code, display = (
+        ("acute", "Short course (acute) therapy") if acute else ("continuous", "Continuous long term therapy")
+    )
+    system = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+    return {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+
+
+@cache
+def _template(drug: vocab.Drug, inline: bool, acute: bool) -> Template:
+    """One shape per (drug, inline medication or reference, short course or long term)."""
     route_code, snomed, snomed_display = vocab.ROUTES[drug.route]
-    bounds = {"start": iso_date(start)} if end is None else {"start": iso_date(start), "end": iso_date(end)}
-    return {
-        "text": drug.sig,
-        "patientInstruction": drug.sig,
-        "timing": {
-            "repeat": {"boundsPeriod": bounds, "frequency": drug.frequency, "period": 1, "periodUnit": drug.period_unit}
-        },
-        "asNeededBoolean": drug.as_needed,
-        "route": {
-            "coding": [
-                {"system": ROUTE_SYSTEM, "code": route_code, "display": drug.route},
-                {"system": vocab.SNOMED, "code": snomed, "display": snomed_display},
+    return Template(
+        {
+            "resourceType": "MedicationRequest",
+            "id": slot("id"),
+            "identifier": [{"use": "usual", "system": vocab.ORDER_ID, "value": slot("order_number")}],
+            "status": slot("status"),
+            "intent": "order",
+            "category": [
+                {"coding": [{"system": CATEGORY, "code": "community", "display": "Community"}], "text": "Community"}
             ],
-            "text": drug.route,
-        },
-        "doseAndRate": [
-            _dose_rate("calculated", drug.dose, drug.dose_unit, drug.dose_unit),
-            _dose_rate("ordered", 1, drug.form_unit, drug.form_code),
-        ],
-    }
+            **_medication(drug, inline),
+            "subject": slot("subject"),
+            "encounter": slot("encounter"),
+            "authoredOn": slot("authored"),
+            "requester": slot("requester"),
+            "recorder": {"display": slot("recorder")},
+            "courseOfTherapyType": _course(acute),
+            "dosageInstruction": [
+                {
+                    "text": drug.sig,
+                    "patientInstruction": drug.sig,
+                    "timing": {
+                        "repeat": {
+                            "boundsPeriod": slot("bounds"),
+                            "frequency": drug.frequency,
+                            "period": 1,
+                            "periodUnit": drug.period_unit,
+                        }
+                    },
+                    "asNeededBoolean": drug.as_needed,
+                    "route": {
+                        "coding": [
+                            {"system": ROUTE_SYSTEM, "code": route_code, "display": drug.route},
+                            {"system": vocab.SNOMED, "code": snomed, "display": snomed_display},
+                        ],
+                        "text": drug.route,
+                    },
+                    "doseAndRate": [
+                        _dose_rate("calculated", drug.dose, drug.dose_unit, drug.dose_unit),
+                        _dose_rate("ordered", 1, drug.form_unit, drug.form_code),
+                    ],
+                }
+            ],
+            "dispenseRequest": {
+                "validityPeriod": {"start": slot("valid_from")},
+                "numberOfRepeatsAllowed": slot("repeats"),
+                "quantity": {"value": slot("quantity"), "unit": drug.form_unit},
+                "expectedSupplyDuration": {"value": 30, "unit": "Day", "system": vocab.UCUM, "code": "d"},
+            },
+        }
+    )
+
+
+@cache
+def _codes(drug: vocab.Drug) -> tuple[Token, ...]:
+    return (*((vocab.RXNORM, code) for code, _ in drug.rxnorm), (MEDICATION_ID_SYSTEM, drug.epic_id))
+
+
+_CATEGORY_TOKENS: tuple[Token, ...] = ((CATEGORY, "community"),)
 
 
 def _request(
     chart: Chart, rng: random.Random, number: int, drug: vocab.Drug, visit: Visit, status: str, end: int | None
 ) -> Row:
-    resource: dict = {
-        "resourceType": "MedicationRequest",
-        "id": chart.ids.short(Kind.MEDICATION_REQUEST, chart.index, number),
-        "identifier": [{"use": "usual", "system": vocab.ORDER_ID, "value": str(3000000 + chart.index * 64 + number)}],
-        "status": status,
-        "intent": "order",
-        "category": [
-            {"coding": [{"system": CATEGORY, "code": "community", "display": "Community"}], "text": "Community"}
-        ],
-    }
-    if rng.random() < 0.7:
-        resource["medicationReference"] = {
-            "reference": f"Medication/{fixed_id('Medication ' + drug.epic_id)}",
-            "display": drug.text,
-        }
-    else:
-        resource["medicationCodeableConcept"] = {
-            "coding": [
-                *({"system": vocab.RXNORM, "code": code, "display": display} for code, display in drug.rxnorm),
-                {"system": MEDICATION_ID_SYSTEM, "code": drug.epic_id, "display": drug.text},
-            ],
-            "text": drug.text,
-        }
     authored = visit.start + 900
-    resource["subject"] = {"reference": f"Patient/{chart.patient_id}", "display": chart.display}
-    resource["encounter"] = {
-        "reference": f"Encounter/{visit.id}",
-        "identifier": {"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": visit.csn},
-        "display": visit.kind.name,
-    }
-    resource["authoredOn"] = instant(authored)
-    resource["requester"] = practitioner_reference(visit.practitioner)
-    resource["recorder"] = {"display": visit.practitioner.display}
-    resource["courseOfTherapyType"] = {
-        "coding": [
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy",
-                "code": "acute" if end else "continuous",
-                "display": "Short course (acute) therapy" if end else "Continuous long term therapy",
-            }
-        ],
-        "text": "Short course (acute) therapy" if end else "Continuous long term therapy",
-    }
-    resource["dosageInstruction"] = [_dosage(drug, authored, end)]
-    resource["dispenseRequest"] = {
-        "validityPeriod": {"start": iso_date(authored)},
-        "numberOfRepeatsAllowed": 0 if end else rng.choice((3, 5, 11)),
-        "quantity": {"value": rng.choice((30, 60, 90)), "unit": drug.form_unit},
-        "expectedSupplyDuration": {"value": 30, "unit": "Day", "system": vocab.UCUM, "code": "d"},
-    }
-    codes = (*((vocab.RXNORM, code) for code, _ in drug.rxnorm), (MEDICATION_ID_SYSTEM, drug.epic_id))
-    return Row(jd(resource), status, instant(authored), ((CATEGORY, "community"),), codes)
+    start_date = iso_date(authored)
+    bounds = {"start": start_date} if end is None else {"start": start_date, "end": iso_date(end)}
+    authored_at = instant(authored)
+    line = _template(drug, rng.random() >= 0.7, end is not None).render(
+        {
+            "id": js(chart.ids.short(Kind.MEDICATION_REQUEST, chart.index, number)),
+            "order_number": js(str(3000000 + chart.index * 64 + number)),
+            "status": js(status),
+            "subject": chart.subject,
+            "encounter": visit.reference,
+            "authored": js(authored_at),
+            "requester": practitioner_reference_json(visit.practitioner),
+            "recorder": js(visit.practitioner.display),
+            "bounds": jd(bounds),
+            "valid_from": js(start_date),
+            "repeats": "0" if end else str(rng.choice((3, 5, 11))),
+            "quantity": str(rng.choice((30, 60, 90))),
+        }
+    )
+    return Row(line, status, authored_at, _CATEGORY_TOKENS, _codes(drug))
 
 
 def medication_requests(chart: Chart) -> Iterator[Row]:

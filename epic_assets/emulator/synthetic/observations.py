@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, Chart, Stream, Visit, instant, iso_date
@@ -144,9 +145,16 @@ def _vitals(chart: Chart) -> Iterator[Row]:
         growth = min(1.0, 0.3 + 0.7 * (age / 17) ** 0.7) if age < 17 else 1.0
         height = body.height_cm * growth
         bmi = body.bmi if age >= 18 else 15.5 + 2.5 * rng.random()
+        encounter = visit.reference
         for set_index in range(sets):
             taken = visit.start + 600 + set_index * int(max(visit.end - visit.start, 3600) / max(sets, 1))
-            shared = {"subject": subject, "encounter": visit.reference}
+            # A set's readings are filed seconds apart within one minute (as in the sandbox), so the
+            # timestamp is formatted once per set.
+            second = taken % 60
+            if second > 50:
+                taken -= 10
+                second -= 10
+            minute = instant(taken)[:17]
             chosen = ["bp", "pulse"]
             if rng.random() < 0.75:
                 chosen.append("temp")
@@ -157,18 +165,20 @@ def _vitals(chart: Chart) -> Iterator[Row]:
                 if visit.index == 0 or rng.random() < 0.3:
                     chosen += ["height", "bmi"]
             for offset, key in enumerate(chosen):
-                values = dict(shared)
-                values["id"] = js(ids.long_form(Kind.OBSERVATION, chart.index, item))
-                item += 1
-                effective = instant(taken + offset)
-                values["effective"] = js(effective)
-                # Epic sometimes files a reading well after it was taken (the sandbox BP was issued a day later).
-                values["issued"] = (
-                    values["effective"]
+                effective = f"{minute}{second + offset:02d}Z"
+                effective_json = f'"{effective}"'
+                values = {
+                    "id": '"' + ids.long_form(Kind.OBSERVATION, chart.index, item) + '"',
+                    "subject": subject,
+                    "encounter": encounter,
+                    "effective": effective_json,
+                    # Epic sometimes files a reading well after it was taken (the sandbox BP was issued a day later).
+                    "issued": effective_json
                     if rng.random() < 0.9
-                    else js(instant(taken + offset + rng.randrange(600, _DAY + 3600)))
-                )
-                values["interpretation"] = ""
+                    else js(instant(taken + offset + rng.randrange(600, _DAY + 3600))),
+                    "interpretation": "",
+                }
+                item += 1
                 if key == "bp":
                     systolic = round(rng.gauss(body.systolic, 8))
                     diastolic = round(rng.gauss(body.diastolic, 6))
@@ -247,16 +257,14 @@ def _lab_templates() -> dict[str, Template]:
     return {analyte.component: _lab_template(panel, analyte) for panel in vocab.PANELS for analyte in panel.analytes}
 
 
-@dataclass(frozen=True, slots=True)
-class LabResult:
+class LabResult(NamedTuple):
     id: str
     analyte: vocab.Analyte
     value: str  # JSON fragment
     interpretation: str  # "" or an optional-member fragment
 
 
-@dataclass(frozen=True, slots=True)
-class LabOrder:
+class LabOrder(NamedTuple):
     """One resulted panel: the ServiceRequest both the results and the DiagnosticReport are based on."""
 
     number: int

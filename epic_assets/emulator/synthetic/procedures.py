@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import Chart, Stream, instant
-from epic_assets.emulator.synthetic.encounters import practitioner_reference
+from epic_assets.emulator.synthetic.encounters import practitioner_reference_json
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.observations import lab_orders
-from epic_assets.emulator.synthetic.rows import Row
-from epic_assets.emulator.synthetic.template import jd
+from epic_assets.emulator.synthetic.rows import Row, Token
+from epic_assets.emulator.synthetic.template import Template, js, slot
 
 _BY_KIND = {
     "Surgery Admit": ("3004", "3008", "3003"),
@@ -30,6 +31,39 @@ SURGICAL = {
 }
 
 
+@cache
+def _template(procedure: vocab.ProcedureCode) -> Template:
+    codings = []
+    if procedure.cpt:
+        codings.append({"system": vocab.CPT, "code": procedure.cpt, "display": procedure.text})
+    codings += [
+        {"system": vocab.SNOMED, "code": procedure.snomed, "display": procedure.snomed_display},
+        {"system": vocab.PROCEDURE_ORDER, "code": procedure.epic_id, "display": procedure.text.upper()},
+    ]
+    shape: dict = {
+        "resourceType": "Procedure",
+        "id": slot("id"),
+        "identifier": [{"use": "usual", "system": vocab.ORDER_ID, "value": slot("order_number")}],
+        "status": "completed",
+        "category": SURGICAL if procedure.minutes >= 60 else CATEGORY,
+        "code": {"coding": codings, "text": procedure.text},
+        "subject": slot("subject"),
+        "encounter": slot("encounter"),
+    }
+    if procedure.minutes:
+        shape["performedPeriod"] = {"start": slot("start"), "end": slot("end")}
+    else:
+        shape["performedDateTime"] = slot("start")
+    shape["performer"] = [{"actor": slot("performer")}]
+    return Template(shape)
+
+
+@cache
+def _codes(procedure: vocab.ProcedureCode) -> tuple[Token, ...]:
+    codes = [(vocab.SNOMED, procedure.snomed), (vocab.PROCEDURE_ORDER, procedure.epic_id)]
+    return tuple([(vocab.CPT, procedure.cpt), *codes] if procedure.cpt else codes)
+
+
 def procedures(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.PROCEDURES)
     lab_visits = {order.visit.index for order in lab_orders(chart)}
@@ -46,35 +80,16 @@ def procedures(chart: Chart) -> Iterator[Row]:
         for epic_id in picks:
             procedure = _PROCEDURES[epic_id]
             start = visit.start + rng.randrange(600, 3600)
-            codings = []
-            if procedure.cpt:
-                codings.append({"system": vocab.CPT, "code": procedure.cpt, "display": procedure.text})
-            codings += [
-                {"system": vocab.SNOMED, "code": procedure.snomed, "display": procedure.snomed_display},
-                {"system": vocab.PROCEDURE_ORDER, "code": procedure.epic_id, "display": procedure.text.upper()},
-            ]
-            resource: dict = {
-                "resourceType": "Procedure",
-                "id": chart.ids.short(Kind.PROCEDURE, chart.index, number),
-                "identifier": [
-                    {"use": "usual", "system": vocab.ORDER_ID, "value": str(5000000 + chart.index * 64 + number)}
-                ],
-                "status": "completed",
-                "category": SURGICAL if procedure.minutes >= 60 else CATEGORY,
-                "code": {"coding": codings, "text": procedure.text},
-                "subject": {"reference": f"Patient/{chart.patient_id}", "display": chart.display},
-                "encounter": {
-                    "reference": f"Encounter/{visit.id}",
-                    "identifier": {"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": visit.csn},
-                    "display": visit.kind.name,
-                },
+            started = instant(start)
+            values = {
+                "id": js(chart.ids.short(Kind.PROCEDURE, chart.index, number)),
+                "order_number": js(str(5000000 + chart.index * 64 + number)),
+                "subject": chart.subject,
+                "encounter": visit.reference,
+                "start": js(started),
+                "performer": practitioner_reference_json(visit.practitioner),
             }
             if procedure.minutes:
-                end = start + procedure.minutes * 60 + rng.randrange(-600, 900)
-                resource["performedPeriod"] = {"start": instant(start), "end": instant(end)}
-            else:
-                resource["performedDateTime"] = instant(start)
-            resource["performer"] = [{"actor": practitioner_reference(visit.practitioner)}]
-            codes = tuple((coding["system"], coding["code"]) for coding in codings)
+                values["end"] = js(instant(start + procedure.minutes * 60 + rng.randrange(-600, 900)))
             number += 1
-            yield Row(jd(resource), "completed", instant(start), (), codes)
+            yield Row(_template(procedure).render(values), "completed", started, (), _codes(procedure))

@@ -36,7 +36,7 @@ FACILITY = ("eQSOrLdbVrMRc68KBcTBG4A3", "Epic Hospital System")
 RECORDED_BY = ("exfo6E4EXjWsnhA1OGVElgw3", "User Epic")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Practitioner:
     id: str
     display: str
@@ -104,7 +104,7 @@ PRACTITIONERS: tuple[Practitioner, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class EncounterKind:
     name: str  # display used in references (Encounter "display")
     type_code: str
@@ -220,7 +220,7 @@ PEDIATRIC_OFFICE = ("eRk3C1XwV0j9X7n3aGHjg0Q3", "EMC Pediatrics")
 # ---------------------------------------------------------------- vital signs (flowsheet rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Vital:
     key: str
     text: str
@@ -352,7 +352,7 @@ VITALS: dict[str, Vital] = {
 # ---------------------------------------------------------------- laboratory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Analyte:
     component: str  # Epic component id
     text: str
@@ -367,7 +367,7 @@ class Analyte:
     strings: tuple[str, ...] = ()  # non-empty: a valueString result drawn from these (first = normal)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Panel:
     code: str  # Epic procedure (order) id
     snomed: str | None
@@ -727,7 +727,7 @@ PANELS: tuple[Panel, ...] = (
 # ---------------------------------------------------------------- conditions
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class ConditionCode:
     text: str
     icd10: tuple[str, str]
@@ -889,7 +889,7 @@ ACUTE_CONDITIONS = tuple(c for c in CONDITIONS if not c.chronic)
 # ---------------------------------------------------------------- immunizations
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Vaccine:
     cvx: str
     text: str
@@ -920,7 +920,7 @@ VACCINES: tuple[Vaccine, ...] = (
 # ---------------------------------------------------------------- medications
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Drug:
     epic_id: str
     text: str
@@ -1087,7 +1087,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {  # text -> (Epic code, SNOMED code, 
 # ---------------------------------------------------------------- allergies
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class Allergen:
     epic_id: str
     text: str
@@ -1162,7 +1162,7 @@ NO_KNOWN_ALLERGIES = ("716186003", "No known allergy (situation)")
 # ---------------------------------------------------------------- procedures
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class ProcedureCode:
     epic_id: str
     text: str
@@ -1190,7 +1190,7 @@ PROCEDURES: tuple[ProcedureCode, ...] = (
 # ---------------------------------------------------------------- clinical notes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class NoteType:
     code: str
     text: str
