@@ -290,22 +290,27 @@ _PANEL_CHANCE = {
 }
 
 
+_DIABETIC_MEANS = {"4548-4": 7.6, "2345-7": 150.0}  # HbA1c and glucose run high in diabetics
+
+
 def _lab_value(analyte: vocab.Analyte, rng: random.Random, diabetic: bool) -> tuple[str, str]:
     if analyte.strings:
         value = analyte.strings[0] if rng.random() < 0.8 else rng.choice(analyte.strings)
         return js(value), "" if value == analyte.strings[0] else _INTERPRETATIONS["A"]
-    mean = 7.6 if diabetic and analyte.loinc in ("4548-4",) else analyte.mean
-    if diabetic and analyte.loinc == "2345-7":
-        mean = 150.0
+    mean = _DIABETIC_MEANS.get(analyte.loinc, analyte.mean) if diabetic else analyte.mean
     value = max(rng.gauss(mean, analyte.spread), analyte.mean * 0.2)
-    text = num(value, analyte.decimals)
-    shown = float(text)
-    flag = ""
+    decimals = analyte.decimals
+    if decimals <= 0:
+        shown: float = round(value)
+        text = str(shown)
+    else:
+        shown = round(value, decimals)
+        text = repr(shown)
     if analyte.high is not None and shown > analyte.high:
-        flag = _INTERPRETATIONS["H"]
-    elif analyte.low is not None and shown < analyte.low:
-        flag = _INTERPRETATIONS["L"]
-    return text, flag
+        return text, _INTERPRETATIONS["H"]
+    if analyte.low is not None and shown < analyte.low:
+        return text, _INTERPRETATIONS["L"]
+    return text, ""
 
 
 def lab_orders(chart: Chart) -> list[LabOrder]:
@@ -373,20 +378,25 @@ def _labs(chart: Chart) -> Iterator[Row]:
     codes = _lab_codes()
     subject = chart.subject
     for order in lab_orders(chart):
-        shared = {
-            "order": js("ServiceRequest/" + order.order_id),
-            "status": js(order.status),
-            "subject": subject,
-            "encounter": order.visit.reference,
-            "effective": js(order.effective),
-            "issued": js(order.issued),
-            "specimen": js("Specimen/" + order.specimen_id),
-        }
+        based_on = js("ServiceRequest/" + order.order_id)
+        status = js(order.status)
+        encounter = order.visit.reference
+        effective = js(order.effective)
+        issued = js(order.issued)
+        specimen = js("Specimen/" + order.specimen_id)
         for result in order.results:
-            values = dict(shared)
-            values["id"] = js(result.id)
-            values["value"] = result.value
-            values["interpretation"] = result.interpretation
+            values = {
+                "id": js(result.id),
+                "order": based_on,
+                "status": status,
+                "subject": subject,
+                "encounter": encounter,
+                "effective": effective,
+                "issued": issued,
+                "value": result.value,
+                "interpretation": result.interpretation,
+                "specimen": specimen,
+            }
             component = result.analyte.component
             yield Row(templates[component].render(values), order.status, order.effective, LAB_TOKENS, codes[component])
 
