@@ -18,8 +18,9 @@ import requests
 
 from epic_assets.emulator import synthetic
 from epic_assets.emulator.selfcheck import run_selfcheck
-from epic_assets.security.keys import KeyFiles
-from epic_assets_tests.emulator.conftest import CLIENT_ID, EpicTestClient
+from epic_assets.security.assertion import sign_client_assertion
+from epic_assets.security.keys import KeyFiles, load_private_key
+from epic_assets_tests.emulator.conftest import CLIENT_ID, JWT_BEARER, EpicTestClient
 
 
 def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30) -> str:
@@ -44,11 +45,11 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 30)
     return seen
 
 
-def test_emulator_command_prints_its_urls_serves_and_stops_on_sigterm(rsa_keys: KeyFiles) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_emulator_command_prints_its_urls_serves_and_stops_on_a_signal(rsa_keys: KeyFiles, stop_signal: int) -> None:
     command = [
         sys.executable, "-m", "epic_assets", "emulator",
-        "--port", "0", "--jwks", str(rsa_keys.jwks), "--client-id", CLIENT_ID,
-        "--patients", "3", "--fault", "requires-token-bool",
+        "--port", "0", "--jwks", str(rsa_keys.jwks), "--client-id", CLIENT_ID, "--patients", "3",
     ]  # fmt: skip
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -58,12 +59,23 @@ def test_emulator_command_prints_its_urls_serves_and_stops_on_sigterm(rsa_keys: 
         base_url = re.search(r"FHIR base URL : (\S+)", printed).group(1)
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/FHIR/R4", base_url)
         assert "Group id      : e3iabhmS8rsueyz7vaimuiaSmfGvi.QwjVXJANlPOgR83" in printed
-        smart = requests.get(f"{base_url}/.well-known/smart-configuration", timeout=10).json()
-        assert smart["token_endpoint"].startswith(base_url.removesuffix("/api/FHIR/R4"))
-        process.send_signal(signal.SIGTERM)
+        token_url = requests.get(f"{base_url}/.well-known/smart-configuration", timeout=10).json()["token_endpoint"]
+        assertion = sign_client_assertion(
+            load_private_key(rsa_keys.private_key), client_id=CLIENT_ID, token_url=token_url, kid=rsa_keys.kid
+        )
+        form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion}
+        token = requests.post(token_url, data=form, timeout=10).json()["access_token"]
+        requests.get(f"{base_url}/Binary/x", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+        process.send_signal(stop_signal)
         assert process.wait(timeout=15) == 0
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{base_url}/metadata", timeout=2)
+        access_log = process.stderr.read()
+        assert "POST /oauth2/token" in access_log
+        assert "GET /api/FHIR/R4/Binary/x" in access_log
+        assert token not in access_log
+        assert assertion.split(".")[1] not in access_log
     finally:
         if process.poll() is None:
             process.kill()
