@@ -75,7 +75,11 @@ class RegisteredKeys:
 def _jwks_keys(document: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise EpicAssetsError(f"{where}: not a JWK Set (expected an object with a 'keys' list)")
-    return [dict(key) for key in document["keys"] if isinstance(key, Mapping)]
+    keys = [dict(key) for key in document["keys"] if isinstance(key, Mapping)]
+    if any("d" in key for key in keys):
+        # A JWKS is published; private members there mean the wrong file was exported or registered.
+        raise EpicAssetsError(f"{where}: the JWK Set contains private key material; register the public keys only")
+    return keys
 
 
 def _keys_from_file(path: Path) -> list[dict[str, Any]]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from epic_assets.emulator import EmulatorConfig, run_emulator
+from epic_assets.errors import EpicAssetsError
 from epic_assets_tests.emulator.conftest import CLIENT_ID, EmulatorFactory, EpicTestClient
 
 
@@ -79,3 +81,18 @@ def test_unreachable_jwks_url_or_missing_kid_is_invalid_client(
     assert response.json() == {"error": "invalid_client", "error_description": None}
     served = start_emulator(keys=ec_keys, jwks=jwks_url_server(ec_keys.jwks))
     assert served.request_token(served.assertion(kid="rotated-away")).status_code == 400
+
+
+def test_a_jwks_file_with_private_key_material_is_refused(start_emulator: EmulatorFactory, tmp_path) -> None:
+    leaked = tmp_path / "jwks.json"
+    leaked.write_text('{"keys": [{"kty": "EC", "crv": "P-384", "x": "a", "y": "b", "d": "secret", "kid": "k"}]}')
+    with pytest.raises(EpicAssetsError, match="private key material") as refused:
+        start_emulator(jwks=str(leaked))
+    assert "secret" not in str(refused.value)
+
+
+def test_a_file_that_is_neither_jwks_nor_pem_is_refused(start_emulator: EmulatorFactory, tmp_path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello")
+    with pytest.raises(EpicAssetsError, match="neither a JWK Set nor a PEM"):
+        start_emulator(jwks=str(junk))
