@@ -7,6 +7,8 @@ Public API (the emulator server codes against exactly this):
 - :func:`iter_resources` — one type's resources as dicts, in export order.
 - :func:`write_export` — stream NDJSON files split at ``max_per_file`` resources, with ``_typeFilter``.
 - :func:`render_binary` — the HTML/RTF body behind a DocumentReference's ``Binary/<id>``.
+- :func:`check_type_filters` — validate ``_typeFilter`` up front (e.g. at kick-off) with the errors
+  :func:`write_export` would raise later.
 
 Same (patients, seed) gives byte-identical output; patient k's data does not depend on how many
 patients are generated. Shapes follow the captured sandbox payloads (``shared/epic-samples``).
@@ -15,14 +17,28 @@ patients are generated. Shapes follow the captured sandbox payloads (``shared/ep
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from epic_assets.emulator.synthetic.chart import patient_id
 from epic_assets.emulator.synthetic.documents import render_binary
-from epic_assets.emulator.synthetic.export import SUPPORTED_TYPES, _check_counts, iter_rows, resolve_type, write_export
+from epic_assets.emulator.synthetic.export import (
+    SUPPORTED_TYPES,
+    _check_counts,
+    compile_type_filters,
+    iter_rows,
+    resolve_type,
+    write_export,
+)
 from epic_assets.emulator.synthetic.filters import compile_filters
 
-__all__ = ["SUPPORTED_TYPES", "group_patient_ids", "iter_resources", "render_binary", "write_export"]
+__all__ = [
+    "SUPPORTED_TYPES",
+    "check_type_filters",
+    "group_patient_ids",
+    "iter_resources",
+    "render_binary",
+    "write_export",
+]
 
 
 def group_patient_ids(patients: int, seed: int) -> list[str]:
@@ -39,3 +55,8 @@ def iter_resources(
     predicate = compile_filters(resolved, type_filters) if type_filters else None
     for row in iter_rows(resolved, patients, seed, predicate):
         yield json.loads(row.line)
+
+
+def check_type_filters(types: Sequence[str], type_filters: Mapping[str, Sequence[str]] | None) -> None:
+    """Raise ``ValueError`` (naming the type or parameter) for filters :func:`write_export` would reject."""
+    compile_type_filters([resolve_type(name) for name in types], type_filters)

@@ -143,6 +143,7 @@ def _encounter_reference(visit_id: str, csn: str, display: str) -> str:
     )
 
 
+_UNSCHEDULED = frozenset({"Emergency", "Hospital Encounter"})
 _KIND_WEIGHTS = [kind.weight for kind in vocab.ENCOUNTER_KINDS]
 
 
@@ -150,46 +151,39 @@ def _visits(chart: Chart, rng: random.Random) -> list[Visit]:
     count = rng.randint(5, 15)
     first = max(chart.birth + 30 * _DAY, AS_OF - 9 * _YEAR)
     last = chart.deceased if chart.deceased is not None else AS_OF
-    starts = sorted(rng.randrange(first, last - _DAY) for _ in range(count))
     kinds = rng.choices(vocab.ENCOUNTER_KINDS, weights=_KIND_WEIGHTS, k=count)
     pediatric = chart.age_years < 18
     base_csn = 27000 + chart.index * 53 + rng.randrange(20)
+    timed = []
+    for kind in kinds:
+        day = rng.randrange(first, last - _DAY) // _DAY * _DAY
+        # Clinic hours in US Central time (UTC-5/6) are 13:00-23:00Z; hospital stays start at any hour.
+        start = day + (13 * 3600 + rng.randrange(10 * 3600) if kind.hours < 5 else rng.randrange(_DAY))
+        length = int(kind.hours * 3600 * rng.uniform(0.6, 1.6))
+        # A stay must be over (and its notes written) before "today" or the patient's death.
+        start = max(first, min(start, last - 2 * _DAY - length))
+        timed.append((start, length, kind))
+    timed.sort(key=lambda entry: entry[0])
     visits = []
-    for index, (start, kind) in enumerate(zip(starts, kinds, strict=True)):
-        # Clinic hours in US Central time (UTC-5/6): 13:00-23:00Z; hospital stays start any time.
-        day_start = start - start % _DAY
-        start = day_start + (13 * 3600 + rng.randrange(10 * 3600) if kind.hours < 5 else start % _DAY)
-        end = start + int(kind.hours * 3600 * rng.uniform(0.6, 1.6))
+    for index, (start, length, kind) in enumerate(timed):
+        end = start + length
         status = "finished"
         roll = rng.random()
-        if roll < 0.04:
+        # Only scheduled visits get cancelled or lie ahead; nobody books an emergency.
+        scheduled = kind.name not in _UNSCHEDULED
+        if roll < 0.04 and scheduled:
             status = "cancelled"
-        elif index == count - 1 and chart.deceased is None and roll < 0.25:
+        elif index == count - 1 and chart.deceased is None and roll < 0.25 and scheduled:
             # The latest visit is sometimes still ahead of "today".
             status, start = "planned", AS_OF + rng.randrange(2, 60) * _DAY + 15 * 3600
             end = start
-        practitioner = (
-            vocab.PRACTITIONERS[6]
-            if pediatric and kind.name == "Office Visit"
-            else (vocab.PRACTITIONERS[rng.choice(kind.practitioners)])
-        )
-        location = vocab.PEDIATRIC_OFFICE if pediatric and kind.name == "Office Visit" else kind.location
+        office = pediatric and kind.name == "Office Visit"
+        practitioner = vocab.PRACTITIONERS[6] if office else vocab.PRACTITIONERS[rng.choice(kind.practitioners)]
+        location = vocab.PEDIATRIC_OFFICE if office else kind.location
         visit_id = chart.ids.short(Kind.ENCOUNTER, chart.index, index)
         csn = str(base_csn * 16 + index)
-        visits.append(
-            Visit(
-                index,
-                visit_id,
-                csn,
-                kind,
-                status,
-                start,
-                end,
-                practitioner,
-                location,
-                _encounter_reference(visit_id, csn, kind.name),
-            )
-        )
+        reference = _encounter_reference(visit_id, csn, kind.name)
+        visits.append(Visit(index, visit_id, csn, kind, status, start, end, practitioner, location, reference))
     return visits
 
 

@@ -30,15 +30,23 @@ def practitioner_reference_json(practitioner: vocab.Practitioner) -> str:
     return jd(practitioner_reference(practitioner))
 
 
+def _encounter_class(kind: vocab.EncounterKind, planned: bool) -> tuple[str, str, str]:
+    """(system, code, display); a hospital encounter not yet begun has Epic's preadmission class."""
+    if planned and kind.category_code == "3":
+        return vocab.PREADMISSION_CLASS
+    return kind.class_system, kind.class_code, kind.class_display
+
+
 @cache
-def _template(kind: vocab.EncounterKind) -> Template:
+def _template(kind: vocab.EncounterKind, planned: bool) -> Template:
+    class_system, class_code, class_display = _encounter_class(kind, planned)
     return Template(
         {
             "resourceType": "Encounter",
             "id": slot("id"),
             "identifier": [{"use": "usual", "system": vocab.ENCOUNTER_CSN_SYSTEM, "value": slot("csn")}],
             "status": slot("status"),
-            "class": {"system": kind.class_system, "code": kind.class_code, "display": kind.class_display},
+            "class": {"system": class_system, "code": class_code, "display": class_display},
             "type": [
                 {
                     "coding": [{"system": ENCOUNTER_TYPE, "code": kind.type_code, "display": kind.name}],
@@ -135,12 +143,15 @@ def _locations(location: tuple[str, str]) -> str:
     )
 
 
-def _codes(kind: vocab.EncounterKind) -> tuple[Token, ...]:
-    return (
-        (ENCOUNTER_TYPE, kind.type_code),
-        (ENCOUNTER_CATEGORY, kind.category_code),
-        (kind.class_system, kind.class_code),
-    )
+@cache
+def _types(kind: vocab.EncounterKind) -> tuple[Token, ...]:
+    return ((ENCOUNTER_TYPE, kind.type_code), (ENCOUNTER_CATEGORY, kind.category_code))
+
+
+@cache
+def _class(kind: vocab.EncounterKind, planned: bool) -> tuple[Token, ...]:
+    system, code, _ = _encounter_class(kind, planned)
+    return ((system, code),)
 
 
 def _period(visit: Visit) -> str:
@@ -170,7 +181,8 @@ def encounters(chart: Chart) -> Iterator[Row]:
                     ]
                 ),
             )
-        line = _template(kind).render(
+        planned = visit.status == "planned"
+        line = _template(kind, planned).render(
             {
                 "id": js(visit.id),
                 "csn": js(visit.csn),
@@ -183,4 +195,5 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 "location": _locations(visit.location),
             }
         )
-        yield Row(line, visit.status, instant(visit.start), (), _codes(kind))
+        # The Row's categories carry the class so that ``_typeFilter=Encounter?class=...`` works.
+        yield Row(line, visit.status, instant(visit.start), _class(kind, planned), _types(kind))

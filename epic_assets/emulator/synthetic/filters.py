@@ -1,11 +1,12 @@
 """``_typeFilter`` support: FHIR search query strings evaluated against generated rows.
 
 A type's filters are a list of query strings combined with OR; within one query every parameter must
-hold (AND), and a comma inside a value means OR. Supported per type (FHIR R4 names, plus ``date`` as a
-universal alias for the type's main date): ``category``, ``code``, ``status`` (``clinical-status`` for
-Condition and AllergyIntolerance), the main date with ``eq ne gt lt ge le`` prefixes, and ``gender``
-for Patient. Anything else raises ``ValueError`` naming the parameter: silently ignoring a filter would
-export data the caller asked to exclude.
+hold (AND), and a comma inside a value means OR. Each type supports its FHIR R4 search parameters for
+category, code (``type``/``vaccine-code`` where FHIR names it so; Encounter also ``class``), status
+(``clinical-status`` for Condition and AllergyIntolerance) and its main date (``date``, ``authoredon``,
+``recorded-date``, ``birthdate``) with ``eq ne gt lt ge le`` prefixes; Patient supports ``gender``.
+Tokens match ``code`` or ``system|code`` against every coding. Anything else raises ``ValueError``
+naming the parameter: silently ignoring a filter would export data the caller asked to exclude.
 """
 
 from __future__ import annotations
@@ -18,38 +19,27 @@ from epic_assets.emulator.synthetic.rows import Row, Token
 
 Predicate = Callable[[Row], bool]
 
-_DATE_NAMES = {
-    "Patient": ("birthdate",),
-    "Encounter": ("date",),
-    "Observation": ("date",),
-    "Condition": ("recorded-date", "date"),
-    "Immunization": ("date",),
-    "MedicationRequest": ("authoredon", "date"),
-    "DiagnosticReport": ("date",),
-    "AllergyIntolerance": ("date",),
-    "Procedure": ("date",),
-    "DocumentReference": ("date",),
-}
-_STATUS_NAME = {"Condition": "clinical-status", "AllergyIntolerance": "clinical-status"}
-_HAS_CATEGORY = {
-    "Observation",
-    "Condition",
-    "DiagnosticReport",
-    "DocumentReference",
-    "AllergyIntolerance",
-    "MedicationRequest",
+# FHIR R4 search parameter name -> the Row field it is evaluated on, per type.
+_CATEGORY, _CODES, _STATUS, _DATE = "categories", "codes", "status", "date"
+_PARAMETERS: dict[str, dict[str, str]] = {
+    "Patient": {"gender": _CODES, "birthdate": _DATE},
+    "Encounter": {"class": _CATEGORY, "type": _CODES, "status": _STATUS, "date": _DATE},
+    "Observation": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "date": _DATE},
+    "Condition": {"category": _CATEGORY, "code": _CODES, "clinical-status": _STATUS, "recorded-date": _DATE},
+    "Immunization": {"vaccine-code": _CODES, "status": _STATUS, "date": _DATE},
+    "MedicationRequest": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "authoredon": _DATE},
+    "DiagnosticReport": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "date": _DATE},
+    "AllergyIntolerance": {"category": _CATEGORY, "code": _CODES, "clinical-status": _STATUS, "date": _DATE},
+    "Procedure": {"code": _CODES, "status": _STATUS, "date": _DATE},
+    "DocumentReference": {"category": _CATEGORY, "type": _CODES, "status": _STATUS, "date": _DATE},
 }
 _DATE_VALUE = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
 _DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 
 
 def supported_parameters(resource_type: str) -> tuple[str, ...]:
-    names = ["code", _STATUS_NAME.get(resource_type, "status"), *_DATE_NAMES[resource_type]]
-    if resource_type in _HAS_CATEGORY:
-        names.insert(0, "category")
-    if resource_type == "Patient":
-        names = ["gender", "birthdate"]
-    return tuple(names)
+    """The ``_typeFilter`` search parameters this generator evaluates for ``resource_type``."""
+    return tuple(_PARAMETERS[resource_type])
 
 
 def _token_test(values: list[str]) -> Callable[[tuple[Token, ...]], bool]:
@@ -102,23 +92,24 @@ def _query_predicate(resource_type: str, query: str) -> Predicate:
     pairs = parse_qsl(text, keep_blank_values=True)
     if not pairs:
         raise ValueError(f"_typeFilter {query!r} for {resource_type} has no parameters")
-    supported = supported_parameters(resource_type)
+    parameters = _PARAMETERS[resource_type]
     checks: list[Predicate] = []
     for name, value in pairs:
-        if name not in supported:
+        field = parameters.get(name)
+        if field is None:
             raise ValueError(
-                f"unsupported _typeFilter parameter {name!r} for {resource_type} (supported: {', '.join(supported)})"
+                f"unsupported _typeFilter parameter {name!r} for {resource_type} (supported: {', '.join(parameters)})"
             )
         values = [part for part in value.split(",") if part]
         if not values:
             raise ValueError(f"_typeFilter parameter {name!r} for {resource_type} has no value")
-        if name == "category":
+        if field == _CATEGORY:
             category_test = _token_test(values)
             checks.append(lambda row, t=category_test: t(row.categories))
-        elif name in ("code", "gender"):
+        elif field == _CODES:
             code_test = _token_test(values)
             checks.append(lambda row, t=code_test: t(row.codes))
-        elif name in ("status", "clinical-status"):
+        elif field == _STATUS:
             allowed = frozenset(values)
             checks.append(lambda row, a=allowed: row.status in a)
         else:

@@ -193,9 +193,9 @@ ENCOUNTER_KINDS: tuple[EncounterKind, ...] = (
         "108",
         "3",
         "Hospital Encounter",
-        _EPIC_CLASS,
-        "2",
-        "Preadmission",
+        _ACT,
+        "IMP",
+        "inpatient encounter",
         ("eih1L3clnoL-Odea34LokKYlHPndLwGjYudOa4y6QHvk3", "EMH Main Operating Room"),
         6.0,
         (2,),
@@ -215,6 +215,8 @@ ENCOUNTER_KINDS: tuple[EncounterKind, ...] = (
         8,
     ),
 )
+# A hospital encounter that has not happened yet carries Epic's own patient class (as in the sandbox capture).
+PREADMISSION_CLASS = (_EPIC_CLASS, "2", "Preadmission")
 PEDIATRIC_OFFICE = ("eRk3C1XwV0j9X7n3aGHjg0Q3", "EMC Pediatrics")
 
 # ---------------------------------------------------------------- vital signs (flowsheet rows)

@@ -1,0 +1,168 @@
+"""The synthetic charts tell a coherent story: timelines, statuses, per-seed variety, Epic id habits."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import pytest
+
+from epic_assets.emulator import synthetic
+from epic_assets.emulator.synthetic.ids import IdFactory, Kind
+
+PATIENTS = 80
+SEED = 23
+TODAY = "2026-04-26"  # the generator's fixed "today"
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, list[dict]]:
+    return {name: list(synthetic.iter_resources(name, PATIENTS, SEED)) for name in synthetic.SUPPORTED_TYPES}
+
+
+def _by_patient(resources: list[dict], field: str = "subject") -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for resource in resources:
+        grouped[resource[field]["reference"]].append(resource)
+    return grouped
+
+
+def test_nothing_clinical_happens_before_birth_or_after_death_or_today(data: dict[str, list[dict]]) -> None:
+    patients = {f"Patient/{p['id']}": p for p in data["Patient"]}
+    dated = [
+        ("Observation", "subject", "effectiveDateTime"),
+        ("Condition", "subject", "recordedDate"),
+        ("Immunization", "patient", "occurrenceDateTime"),
+        ("MedicationRequest", "subject", "authoredOn"),
+        ("DiagnosticReport", "subject", "effectiveDateTime"),
+        ("Procedure", "subject", "performedDateTime"),
+        ("DocumentReference", "subject", "date"),
+    ]
+    checked = 0
+    for resource_type, subject_field, date_field in dated:
+        for resource in data[resource_type]:
+            if date_field not in resource:
+                continue
+            patient = patients[resource[subject_field]["reference"]]
+            day = resource[date_field][:10]
+            assert patient["birthDate"] <= day <= TODAY, (resource_type, resource["id"])
+            if "deceasedDateTime" in patient:
+                assert day <= patient["deceasedDateTime"][:10], (resource_type, resource["id"])
+            checked += 1
+    assert checked > 3000
+
+
+def test_future_and_cancelled_visits_carry_no_clinical_data(data: dict[str, list[dict]]) -> None:
+    not_happened = {f"Encounter/{e['id']}" for e in data["Encounter"] if e["status"] != "finished"}
+    assert not_happened, "expected some planned or cancelled encounters"
+    assert all(e["period"]["start"][:10] > TODAY for e in data["Encounter"] if e["status"] == "planned")
+    for resource_type in ("Observation", "Condition", "Procedure", "MedicationRequest", "DiagnosticReport"):
+        for resource in data[resource_type]:
+            assert resource.get("encounter", {}).get("reference") not in not_happened
+    for document in data["DocumentReference"]:
+        assert document["context"]["encounter"][0]["reference"] not in not_happened
+
+
+def test_emergencies_are_never_booked_ahead_or_cancelled(data: dict[str, list[dict]]) -> None:
+    unscheduled = [e for e in data["Encounter"] if e["type"][0]["text"] in {"Emergency", "Hospital Encounter"}]
+    assert unscheduled and all(e["status"] == "finished" for e in unscheduled)
+    finished = [e for e in data["Encounter"] if e["status"] == "finished"]
+    assert all(e["period"]["start"] < e["period"]["end"] <= TODAY for e in finished)
+
+
+def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[str, list[dict]]) -> None:
+    for encounters in _by_patient(data["Encounter"]).values():
+        starts = [e["period"]["start"] for e in encounters]
+        assert starts == sorted(starts)
+    csns = [e["identifier"][0]["value"] for e in data["Encounter"]]
+    assert len(set(csns)) == len(csns)
+
+
+def test_lab_values_are_plausible_and_flags_agree_with_the_reference_range(data: dict[str, list[dict]]) -> None:
+    checked = 0
+    for obs in data["Observation"]:
+        if "referenceRange" not in obs:
+            continue
+        value = obs["valueQuantity"]["value"]
+        low = obs["referenceRange"][0].get("low", {}).get("value")
+        high = obs["referenceRange"][0].get("high", {}).get("value")
+        flag = obs.get("interpretation", [{"coding": [{"code": "N"}]}])[0]["coding"][0]["code"]
+        expected = "H" if high is not None and value > high else "L" if low is not None and value < low else "N"
+        assert flag == expected, obs["id"]
+        assert value > 0
+        checked += 1
+    assert checked > 100
+
+
+def test_volumes_vary_with_the_seed() -> None:
+    counts = {
+        seed: Counter(name for name in synthetic.SUPPORTED_TYPES for _ in synthetic.iter_resources(name, 10, seed))
+        for seed in (1, 2, 3)
+    }
+    assert len({tuple(sorted(c.items())) for c in counts.values()}) == 3
+    assert all(c["Patient"] == 10 for c in counts.values())
+
+
+def test_observation_ids_of_a_patient_share_a_prefix_like_epics(data: dict[str, list[dict]]) -> None:
+    for observations in list(_by_patient(data["Observation"]).values())[:10]:
+        prefixes = {obs["id"][:22] for obs in observations}
+        assert len(prefixes) == 1
+        assert len({obs["id"] for obs in observations}) == len(observations)
+    all_prefixes = {obs["id"][:22] for obs in data["Observation"]}
+    assert len(all_prefixes) == PATIENTS
+
+
+def test_ids_decode_to_what_they_name_and_only_for_their_seed() -> None:
+    factory = IdFactory(SEED)
+    for kind, patient, item in [(Kind.PATIENT, 0, 0), (Kind.OBSERVATION, 12345, 777), (Kind.BINARY, 3, 9)]:
+        for form in (factory.short, factory.long_form):
+            fhir_id = form(kind, patient, item)
+            decoded = factory.decode(fhir_id)
+            assert decoded is not None and (decoded.kind, decoded.patient, decoded.item) == (kind, patient, item)
+            assert IdFactory(SEED + 1).decode(fhir_id) is None
+    with pytest.raises(ValueError, match="out of range"):
+        factory.short(Kind.PATIENT, -1)
+
+
+def test_rtf_bodies_escape_non_ascii_names() -> None:
+    # Scan enough patients to meet an accented name (the name pools include José, Zoë, Pérez ...).
+    for document in synthetic.iter_resources("DocumentReference", 150, 4):
+        if not any(ord(ch) > 127 for ch in document["subject"]["display"]):
+            continue
+        rtf = [c for c in document["content"] if c["attachment"]["contentType"] == "text/rtf"]
+        if not rtf:
+            continue
+        _, body = synthetic.render_binary(rtf[0]["attachment"]["url"].removeprefix("Binary/"), 4) or ("", b"")
+        assert b"\\u" in body and body.isascii()
+        return
+    pytest.fail("no RTF note for a patient with a non-ASCII name in 150 patients")
+
+
+def test_html_bodies_escape_markup_and_name_the_patient() -> None:
+    document = next(synthetic.iter_resources("DocumentReference", 3, 9))
+    _, body = synthetic.render_binary(document["content"][0]["attachment"]["url"].removeprefix("Binary/"), 9) or (
+        "",
+        b"",
+    )
+    text = body.decode("utf-8")
+    assert document["type"]["text"].replace("&", "&amp;") in text
+    assert f"Patient: {document['subject']['display']}".replace("'", "&#x27;") in text
+
+
+def test_encounter_filters_use_fhir_parameter_names() -> None:
+    emergencies = list(synthetic.iter_resources("Encounter", 30, 3, type_filters=["class=EMER"]))
+    assert emergencies and all(e["class"]["code"] == "EMER" for e in emergencies)
+    visits = list(synthetic.iter_resources("Encounter", 30, 3, type_filters=["type=Office Visit,101"]))
+    assert visits and all(e["type"][0]["coding"][0]["code"] == "101" for e in visits)
+    with pytest.raises(ValueError, match="'code'"):
+        synthetic.check_type_filters(["Encounter"], {"Encounter": ["code=101"]})
+
+
+def test_check_type_filters_rejects_what_write_export_would() -> None:
+    synthetic.check_type_filters(["Observation", "Condition"], {"observation": ["category=laboratory"]})
+    synthetic.check_type_filters(["Patient"], None)
+    with pytest.raises(ValueError, match="'bogus'"):
+        synthetic.check_type_filters(["Observation"], {"Observation": ["bogus=1"]})
+    with pytest.raises(ValueError, match="Condition"):
+        synthetic.check_type_filters(["Observation"], {"Condition": ["category=x"]})
+    with pytest.raises(ValueError, match="Medication'"):
+        synthetic.check_type_filters(["Medication"], None)
