@@ -46,8 +46,9 @@ class RegisteredKeys:
     jwks_url: str | None
 
     @classmethod
-    def from_source(cls, source: str) -> RegisteredKeys:
+    def from_source(cls, source: str | Path) -> RegisteredKeys:
         """``source`` is a loopback http(s) URL serving a JWKS, or a JWKS/PEM file path."""
+        source = str(source)
         if source.startswith(("http://", "https://")):
             host = urlsplit(source).hostname
             if host not in _LOOPBACK_HOSTS:

@@ -16,7 +16,7 @@ DEFAULT_COOLDOWN_HOURS = 24.0
 class EmulatorConfig:
     """``jwks`` is the client's registered key: a JWKS/PEM file path or a loopback JWKS URL (JKU)."""
 
-    jwks: str
+    jwks: str | Path
     client_id: str
     host: str = "127.0.0.1"
     port: int = 0
