@@ -279,6 +279,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if isinstance(params, KickoffRejection):
             self.send_outcome(400, epic_issue("fatal", "59159", params.diagnostics))
             return
+        try:  # a filter the data source cannot apply is refused now, not discovered hours later
+            synthetic.check_type_filters(params.types, params.type_filters or None)
+        except ValueError as error:
+            self.send_outcome(400, epic_issue("fatal", "59159", f"Invalid _typeFilter: {error}"))
+            return
         try:
             job = app.exports.start(client_id, group_id, params, app.root_url + self.path)
         except TooRecentError as error:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from epic_assets.emulator import EmulatorConfig, run_emulator
+from epic_assets.emulator import EmulatorConfig, run_emulator, synthetic
 from epic_assets.errors import EpicAssetsError
 from epic_assets_tests.emulator.conftest import CLIENT_ID, EmulatorFactory, EpicTestClient
 
@@ -96,3 +97,17 @@ def test_a_file_that_is_neither_jwks_nor_pem_is_refused(start_emulator: Emulator
     junk.write_text("hello")
     with pytest.raises(EpicAssetsError, match="neither a JWK Set nor a PEM"):
         start_emulator(jwks=str(junk))
+
+
+def test_a_failing_export_is_reported_on_the_status_url(epic: EpicTestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full disk cannot be arranged here, so the generator is made to fail the way it would.
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(synthetic, "write_export", disk_full)
+    status_url = epic.start_export("_type=Patient")
+    deadline = time.monotonic() + 30
+    while (response := epic.session.get(status_url, timeout=10)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert response.status_code == 500
+    assert "No space left on device" in response.json()["issue"][0]["diagnostics"]
