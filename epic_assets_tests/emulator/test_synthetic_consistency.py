@@ -166,3 +166,17 @@ def test_check_type_filters_rejects_what_write_export_would() -> None:
         synthetic.check_type_filters(["Observation"], {"Condition": ["category=x"]})
     with pytest.raises(ValueError, match="Medication'"):
         synthetic.check_type_filters(["Medication"], None)
+
+
+def test_bmi_agrees_with_the_weight_and_height_measured_at_the_same_visit(data: dict[str, list[dict]]) -> None:
+    by_visit: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for obs in data["Observation"]:
+        if obs["code"]["text"] in {"Weight", "Height", "BMI"}:
+            by_visit[(obs["encounter"]["reference"], obs["effectiveDateTime"][:16])][obs["code"]["text"]] = obs[
+                "valueQuantity"
+            ]["value"]
+    complete = [v for v in by_visit.values() if len(v) == 3]
+    assert len(complete) > 20
+    for visit in complete:
+        assert abs(visit["Weight"] / (visit["Height"] / 100) ** 2 - visit["BMI"]) < 0.1
+        assert 40 < visit["Height"] < 215 and 2 < visit["Weight"] < 250

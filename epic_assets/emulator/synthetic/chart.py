@@ -15,14 +15,14 @@ from enum import IntEnum
 from functools import cached_property, lru_cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.ids import IdFactory, Kind, _keys
+from epic_assets.emulator.synthetic.ids import IdFactory, Kind, seed_keys
 from epic_assets.emulator.synthetic.template import Template, js, slot
 
 # The data is anchored to a fixed "today" (the date of the sandbox captures) so output never depends on
 # the wall clock.
 AS_OF = 1777212000  # 2026-04-26T14:00:00Z
-_DAY = 86400
-_YEAR = 365 * _DAY
+DAY = 86400
+YEAR = 365 * DAY
 
 
 class Stream(IntEnum):
@@ -99,7 +99,7 @@ class Chart:
 
     @property
     def age_years(self) -> int:
-        return (AS_OF - self.birth) // _YEAR
+        return (AS_OF - self.birth) // YEAR
 
     def rng(self, stream: Stream, item: int = 0) -> random.Random:
         return random.Random(self._key ^ (item << 8) ^ int(stream))  # noqa: S311 - synthetic data, not security
@@ -110,7 +110,7 @@ class Chart:
 
 
 def _patient_key(seed: int, index: int) -> int:
-    return _keys(seed)[5] ^ (index << 40)
+    return seed_keys(seed)[5] ^ (index << 40)
 
 
 def patient_id(seed: int, index: int) -> str:
@@ -125,7 +125,7 @@ def _age_seconds(rng: random.Random) -> int:
         years = rng.uniform(18, 65)
     else:
         years = rng.uniform(65, 96)
-    return int(years * _YEAR)
+    return int(years * YEAR)
 
 
 _ENCOUNTER_REFERENCE = Template(
@@ -149,19 +149,19 @@ _KIND_WEIGHTS = [kind.weight for kind in vocab.ENCOUNTER_KINDS]
 
 def _visits(chart: Chart, rng: random.Random) -> list[Visit]:
     count = rng.randint(5, 15)
-    first = max(chart.birth + 30 * _DAY, AS_OF - 9 * _YEAR)
+    first = max(chart.birth + 30 * DAY, AS_OF - 9 * YEAR)
     last = chart.deceased if chart.deceased is not None else AS_OF
     kinds = rng.choices(vocab.ENCOUNTER_KINDS, weights=_KIND_WEIGHTS, k=count)
     pediatric = chart.age_years < 18
     base_csn = 27000 + chart.index * 53 + rng.randrange(20)
     timed = []
     for kind in kinds:
-        day = rng.randrange(first, last - _DAY) // _DAY * _DAY
+        day = rng.randrange(first, last - DAY) // DAY * DAY
         # Clinic hours in US Central time (UTC-5/6) are 13:00-23:00Z; hospital stays start at any hour.
-        start = day + (13 * 3600 + rng.randrange(10 * 3600) if kind.hours < 5 else rng.randrange(_DAY))
+        start = day + (13 * 3600 + rng.randrange(10 * 3600) if kind.hours < 5 else rng.randrange(DAY))
         length = int(kind.hours * 3600 * rng.uniform(0.6, 1.6))
         # A stay must be over (and its notes written) before "today" or the patient's death.
-        start = max(first, min(start, last - 2 * _DAY - length))
+        start = max(first, min(start, last - 2 * DAY - length))
         timed.append((start, length, kind))
     timed.sort(key=lambda entry: entry[0])
     visits = []
@@ -175,7 +175,7 @@ def _visits(chart: Chart, rng: random.Random) -> list[Visit]:
             status = "cancelled"
         elif index == count - 1 and chart.deceased is None and roll < 0.25 and scheduled:
             # The latest visit is sometimes still ahead of "today".
-            status, start = "planned", AS_OF + rng.randrange(2, 60) * _DAY + 15 * 3600
+            status, start = "planned", AS_OF + rng.randrange(2, 60) * DAY + 15 * 3600
             end = start
         office = pediatric and kind.name == "Office Visit"
         practitioner = vocab.PRACTITIONERS[6] if office else vocab.PRACTITIONERS[rng.choice(kind.practitioners)]
@@ -204,10 +204,10 @@ def build_chart(seed: int, index: int) -> Chart:
     family = rng.choice(vocab.FAMILY)
     suffix = rng.choice(vocab.SUFFIXES) if gender == "male" and rng.random() < 0.05 else None
     birth = AS_OF - _age_seconds(rng)
-    birth -= birth % _DAY
+    birth -= birth % DAY
     deceased = None
-    if rng.random() < 0.03 and AS_OF - birth > 20 * _YEAR:
-        deceased = AS_OF - rng.randrange(30, 3 * 365) * _DAY
+    if rng.random() < 0.03 and AS_OF - birth > 20 * YEAR:
+        deceased = AS_OF - rng.randrange(30, 3 * 365) * DAY
     chart = Chart(
         seed=seed,
         index=index,
@@ -219,7 +219,7 @@ def build_chart(seed: int, index: int) -> Chart:
         suffix=suffix,
         birth=birth,
         deceased=deceased,
-        pcp=vocab.PRACTITIONERS[6] if AS_OF - birth < 18 * _YEAR else vocab.PRACTITIONERS[rng.choice((0, 1, 3, 7))],
+        pcp=vocab.PRACTITIONERS[6] if AS_OF - birth < 18 * YEAR else vocab.PRACTITIONERS[rng.choice((0, 1, 3, 7))],
         _key=key,
     )
     chart.visits = _visits(chart, rng)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, AS_OF, Chart, Stream, iso_date
+from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row, Token
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, optional, slot
@@ -104,15 +104,15 @@ def _problems(chart: Chart) -> Iterator[Row]:
     problems = [(condition, "active") for condition in chart.chronic]
     if rng.random() < 0.4:
         problems.append((rng.choice(vocab.ACUTE_CONDITIONS), "resolved"))
-    latest = AS_OF - 30 * _DAY
-    earliest = min(max(chart.birth + 90 * _DAY, AS_OF - 15 * _YEAR), latest - 1)  # infants: a recent onset
+    latest = AS_OF - 30 * DAY
+    earliest = min(max(chart.birth + 90 * DAY, AS_OF - 15 * YEAR), latest - 1)  # infants: a recent onset
     for number, (condition, status) in enumerate(problems):
         onset = rng.randrange(earliest, latest)
-        recorded = min(onset + rng.randrange(0, 200) * _DAY, AS_OF - _DAY)
+        recorded = min(onset + rng.randrange(0, 200) * DAY, AS_OF - DAY)
         code, tokens = _code(condition, True)
         abatement = ""
         if status == "resolved":
-            abatement = member("abatementDateTime", js(iso_date(min(recorded + rng.randrange(7, 90) * _DAY, AS_OF))))
+            abatement = member("abatementDateTime", js(iso_date(min(recorded + rng.randrange(7, 90) * DAY, AS_OF))))
         line = _PROBLEM.render(
             {
                 "id": js(chart.ids.short(Kind.CONDITION, chart.index, number)),

@@ -85,7 +85,7 @@ def _unmix(value: int, key: int) -> int:
 
 
 @lru_cache(maxsize=64)
-def _keys(seed: int) -> tuple[int, int, int, int, int, int]:
+def seed_keys(seed: int) -> tuple[int, int, int, int, int, int]:
     digest = hashlib.sha512(f"epic-assets synthetic ids {seed}".encode()).digest()
     return tuple(int.from_bytes(digest[i : i + 8], "big") for i in range(0, 48, 8))  # type: ignore[return-value]
 
@@ -109,7 +109,7 @@ class IdFactory:
     __slots__ = ("_k", "_prefixes")
 
     def __init__(self, seed: int) -> None:
-        self._k = _keys(seed)
+        self._k = seed_keys(seed)
         self._prefixes: dict[int, str] = {}
 
     def _payload(self, kind: int, patient: int, item: int) -> str:

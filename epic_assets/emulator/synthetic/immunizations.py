@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, AS_OF, Chart, Stream, instant, iso_date
+from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, instant, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, num, optional, slot
@@ -53,8 +53,8 @@ def immunizations(chart: Chart) -> Iterator[Row]:
         if vaccine.min_age > age or rng.random() > (0.85 if vaccine.max_age <= 18 else 0.45):
             continue
         doses = rng.randint(1, 3) if vaccine.max_age <= 18 else rng.randint(1, 2)
-        window_start = chart.birth + vaccine.min_age * _YEAR + 60 * _DAY
-        window_end = min(chart.birth + vaccine.max_age * _YEAR, chart.deceased or AS_OF) - _DAY
+        window_start = chart.birth + vaccine.min_age * YEAR + 60 * DAY
+        window_end = min(chart.birth + vaccine.max_age * YEAR, chart.deceased or AS_OF) - DAY
         if window_end <= window_start:
             continue
         for _ in range(doses):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import _DAY, AS_OF, Chart, Stream, Visit, instant, iso_date
+from epic_assets.emulator.synthetic.chart import AS_OF, DAY, Chart, Stream, Visit, instant, iso_date
 from epic_assets.emulator.synthetic.encounters import practitioner_reference_json
 from epic_assets.emulator.synthetic.ids import Kind, fixed_id
 from epic_assets.emulator.synthetic.rows import Row, Token
@@ -170,7 +170,7 @@ def medication_requests(chart: Chart) -> Iterator[Row]:
     for visit in visits:
         if rng.random() < 0.25:
             code = rng.choice(tuple(_SHORT_COURSE))
-            end = visit.start + rng.choice((5, 7, 10)) * _DAY
+            end = visit.start + rng.choice((5, 7, 10)) * DAY
             status = "completed" if end < AS_OF else "active"
             yield _request(chart, rng, number, _DRUGS[_SHORT_COURSE[code]], visit, status, end)
             number += 1

@@ -9,13 +9,13 @@ reference exactly these Observations.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, Chart, Stream, Visit, instant, iso_date
+from epic_assets.emulator.synthetic.chart import DAY, YEAR, Chart, Stream, Visit, instant, iso_date
 from epic_assets.emulator.synthetic.ids import MAX_ITEMS, Kind
 from epic_assets.emulator.synthetic.rows import Row, Token, concept, tokens
 from epic_assets.emulator.synthetic.template import Template, js, member, num, optional, slot
@@ -131,6 +131,72 @@ def _vital_sets(visit: Visit, rng: random.Random) -> int:
     return 1
 
 
+class _Moment(NamedTuple):
+    """What one set of readings measures: the patient's baseline as of this visit."""
+
+    body: _Body
+    emergency: bool
+    height_cm: float
+    weight_kg: float
+
+
+def _blood_pressure(rng: random.Random, now: _Moment) -> dict[str, str]:
+    systolic = round(rng.gauss(now.body.systolic, 8))
+    diastolic = round(rng.gauss(now.body.diastolic, 6))
+    abnormal = systolic >= 140 or diastolic >= 90
+    return {
+        "systolic": str(systolic),
+        "diastolic": str(diastolic),
+        "interpretation": _INTERPRETATIONS["A"] if abnormal else "",
+    }
+
+
+def _temperature(rng: random.Random, now: _Moment) -> dict[str, str]:
+    # Epic records Fahrenheit and derives Celsius; both appear on the resource.
+    fever = now.emergency and rng.random() < 0.3
+    fahrenheit = round(rng.gauss(101.2 if fever else 97.9, 0.5), 1)
+    return {"fahrenheit": num(fahrenheit, 1), "value": num((fahrenheit - 32) * 5 / 9, 1), "interpretation": ""}
+
+
+def _value(text: str) -> dict[str, str]:
+    return {"value": text, "interpretation": ""}
+
+
+_READINGS: dict[str, Callable[[random.Random, _Moment], dict[str, str]]] = {
+    "bp": _blood_pressure,
+    "temp": _temperature,
+    "pulse": lambda rng, now: _value(str(round(rng.gauss(now.body.pulse, 6)))),
+    "resp": lambda rng, now: _value(str(rng.randint(12, 20))),
+    "spo2": lambda rng, now: _value(str(rng.choice((95, 96, 97, 97, 98, 98, 99, 100)))),
+    "height": lambda rng, now: _value(num(now.height_cm, 1)),
+    "weight": lambda rng, now: _value(num(now.weight_kg, 3)),
+    "bmi": lambda rng, now: _value(num(now.weight_kg / (now.height_cm / 100) ** 2, 2)),
+}
+
+
+def _moment(chart: Chart, visit: Visit, body: _Body, rng: random.Random) -> _Moment:
+    age = (visit.start - chart.birth) / YEAR
+    growth = min(1.0, 0.3 + 0.7 * (age / 17) ** 0.7) if age < 17 else 1.0
+    height = body.height_cm * growth
+    bmi = body.bmi if age >= 18 else 15.5 + 2.5 * rng.random()
+    # Epic stores weight in ounces, so kilograms come out with three decimals.
+    ounces = round(bmi * (height / 100) ** 2 * rng.uniform(0.97, 1.03) * 35.274)
+    return _Moment(body, visit.kind.name == "Emergency", height, ounces / 35.274)
+
+
+def _chosen_vitals(rng: random.Random, first_set: bool, first_visit: bool) -> list[str]:
+    chosen = ["bp", "pulse"]
+    if rng.random() < 0.75:
+        chosen.append("temp")
+    if rng.random() < 0.6:
+        chosen += ["resp", "spo2"]
+    if first_set and rng.random() < 0.85:
+        chosen.append("weight")
+        if first_visit or rng.random() < 0.3:
+            chosen += ["height", "bmi"]
+    return chosen
+
+
 def _vitals(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.VITALS)
     body = _body(chart, rng)
@@ -141,13 +207,10 @@ def _vitals(chart: Chart) -> Iterator[Row]:
         if not visit.clinical:
             continue
         sets = _vital_sets(visit, rng)
-        age = (visit.start - chart.birth) / _YEAR
-        growth = min(1.0, 0.3 + 0.7 * (age / 17) ** 0.7) if age < 17 else 1.0
-        height = body.height_cm * growth
-        bmi = body.bmi if age >= 18 else 15.5 + 2.5 * rng.random()
+        now = _moment(chart, visit, body, rng)
         encounter = visit.reference
         for set_index in range(sets):
-            taken = visit.start + 600 + set_index * int(max(visit.end - visit.start, 3600) / max(sets, 1))
+            taken = visit.start + 600 + set_index * int(max(visit.end - visit.start, 3600) / sets)
             # A set's readings are filed seconds apart within one minute (as in the sandbox), so the
             # timestamp is formatted once per set.
             second = taken % 60
@@ -155,16 +218,7 @@ def _vitals(chart: Chart) -> Iterator[Row]:
                 taken -= 10
                 second -= 10
             minute = instant(taken)[:17]
-            chosen = ["bp", "pulse"]
-            if rng.random() < 0.75:
-                chosen.append("temp")
-            if rng.random() < 0.6:
-                chosen += ["resp", "spo2"]
-            if set_index == 0 and rng.random() < 0.85:
-                chosen.append("weight")
-                if visit.index == 0 or rng.random() < 0.3:
-                    chosen += ["height", "bmi"]
-            for offset, key in enumerate(chosen):
+            for offset, key in enumerate(_chosen_vitals(rng, set_index == 0, visit.index == 0)):
                 effective = f"{minute}{second + offset:02d}Z"
                 effective_json = f'"{effective}"'
                 values = {
@@ -175,35 +229,10 @@ def _vitals(chart: Chart) -> Iterator[Row]:
                     # Epic sometimes files a reading well after it was taken (the sandbox BP was issued a day later).
                     "issued": effective_json
                     if rng.random() < 0.9
-                    else js(instant(taken + offset + rng.randrange(600, _DAY + 3600))),
-                    "interpretation": "",
+                    else js(instant(taken + offset + rng.randrange(600, DAY + 3600))),
+                    **_READINGS[key](rng, now),
                 }
                 item += 1
-                if key == "bp":
-                    systolic = round(rng.gauss(body.systolic, 8))
-                    diastolic = round(rng.gauss(body.diastolic, 6))
-                    values["systolic"], values["diastolic"] = str(systolic), str(diastolic)
-                    if systolic >= 140 or diastolic >= 90:
-                        values["interpretation"] = _INTERPRETATIONS["A"]
-                elif key == "temp":
-                    fever = visit.kind.name == "Emergency" and rng.random() < 0.3
-                    fahrenheit = round(rng.gauss(101.2 if fever else 97.9, 0.5), 1)
-                    values["fahrenheit"] = num(fahrenheit, 1)
-                    values["value"] = num((fahrenheit - 32) * 5 / 9, 1)
-                elif key == "pulse":
-                    values["value"] = str(round(rng.gauss(body.pulse, 6)))
-                elif key == "resp":
-                    values["value"] = str(rng.randint(12, 20))
-                elif key == "spo2":
-                    values["value"] = str(rng.choice((95, 96, 97, 97, 98, 98, 99, 100)))
-                elif key == "height":
-                    values["value"] = num(height, 1)
-                elif key == "weight":
-                    # Epic stores ounces; kilograms come out with three decimals.
-                    ounces = round(bmi * (height / 100) ** 2 * rng.uniform(0.97, 1.03) * 35.274)
-                    values["value"] = num(ounces / 35.274, 3)
-                else:
-                    values["value"] = num(bmi, 2)
                 yield Row(_VITAL_TEMPLATES[key].render(values), "final", effective, VITAL_TOKENS, _VITAL_CODES[key])
 
 
@@ -335,7 +364,7 @@ def lab_orders(chart: Chart) -> list[LabOrder]:
             collected = visit.start + rng.randrange(900, 5400)
             # A few historical results carry only a date, as Epic shows for outside or back-entered labs.
             effective = iso_date(collected) if rng.random() < 0.02 else instant(collected)
-            issued = instant(collected + rng.randrange(1800, 2 * _DAY))
+            issued = instant(collected + rng.randrange(1800, 2 * DAY))
             status = "final" if rng.random() < 0.94 else "corrected"
             results = []
             for analyte in panel.analytes:

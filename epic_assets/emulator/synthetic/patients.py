@@ -12,7 +12,7 @@ import string
 from collections.abc import Iterator
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import _DAY, _YEAR, AS_OF, Chart, Stream, iso_date
+from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row
 from epic_assets.emulator.synthetic.template import jd
@@ -148,11 +148,11 @@ def _address(rng: random.Random, use: str, start: int, end: int | None) -> dict:
 
 
 def _addresses(chart: Chart, rng: random.Random) -> list[dict]:
-    moved = AS_OF - rng.randrange(60, 12 * 365) * _DAY
-    moved = max(moved, chart.birth + _DAY)
+    moved = AS_OF - rng.randrange(60, 12 * 365) * DAY
+    moved = max(moved, chart.birth + DAY)
     addresses = [_address(rng, "home", moved, None)]
-    if rng.random() < 0.35 and moved - chart.birth > 2 * _YEAR:
-        addresses.append(_address(rng, "old", max(chart.birth, moved - rng.randrange(2, 15) * _YEAR), moved - _DAY))
+    if rng.random() < 0.35 and moved - chart.birth > 2 * YEAR:
+        addresses.append(_address(rng, "old", max(chart.birth, moved - rng.randrange(2, 15) * YEAR), moved - DAY))
     return addresses
 
 
