@@ -287,3 +287,13 @@ def test_a_filter_on_an_unsupported_search_parameter_is_refused_at_kickoff(epic:
     assert response.status_code == 400
     assert "bogus" in response.json()["issue"][0]["diagnostics"]
     assert epic.kickoff("_type=Observation").status_code == 202  # the refusal did not take the 24-hour slot
+
+
+def test_output_format_ndjson_is_accepted_and_anything_else_refused(start_emulator: EmulatorFactory) -> None:
+    client = start_emulator("cooldown=0")
+    client.authorize()
+    for accepted in ("application/fhir%2Bndjson", "application/ndjson", "ndjson"):
+        assert client.kickoff(f"_type=Patient&_outputFormat={accepted}").status_code == 202
+    refused = client.kickoff("_type=Patient&_outputFormat=text/csv")
+    assert refused.status_code == 400
+    assert "text/csv" in refused.json()["issue"][0]["diagnostics"]
