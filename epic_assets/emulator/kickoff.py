@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 # Parameters Epic acts on; everything else is ignored and reported with issue 59100.
 _NDJSON_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
@@ -49,8 +49,10 @@ def parse_kickoff_query(raw_query: str, supported_types: Sequence[str]) -> Kicko
             # Commas separate filters; a comma inside one filter arrives escaped as %2C.
             filters += [unquote_plus(item) for item in raw_value.split(",") if item]
         elif name == "_outputFormat":
-            if unquote_plus(raw_value) not in _NDJSON_FORMATS:
-                return KickoffRejection(f"Unsupported _outputFormat: {unquote_plus(raw_value)}")
+            # Clients often send "application/fhir+ndjson" unencoded, where "+" would decode to a space.
+            output_format = unquote(raw_value)
+            if output_format not in _NDJSON_FORMATS:
+                return KickoffRejection(f"Unsupported _outputFormat: {output_format}")
         else:
             ignored.append(name)
 

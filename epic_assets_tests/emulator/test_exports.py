@@ -292,7 +292,7 @@ def test_a_filter_on_an_unsupported_search_parameter_is_refused_at_kickoff(epic:
 def test_output_format_ndjson_is_accepted_and_anything_else_refused(start_emulator: EmulatorFactory) -> None:
     client = start_emulator("cooldown=0")
     client.authorize()
-    for accepted in ("application/fhir%2Bndjson", "application/ndjson", "ndjson"):
+    for accepted in ("application/fhir%2Bndjson", "application/fhir+ndjson", "application/ndjson", "ndjson"):
         assert client.kickoff(f"_type=Patient&_outputFormat={accepted}").status_code == 202
     refused = client.kickoff("_type=Patient&_outputFormat=text/csv")
     assert refused.status_code == 400
