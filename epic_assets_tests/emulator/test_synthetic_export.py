@@ -265,3 +265,12 @@ def test_memory_does_not_grow_with_the_number_of_patients(tmp_path: Path) -> Non
     large = _peak_bytes(tmp_path, 80)  # 8x the resources (~11k, ~17 MB of NDJSON)
     # The peak is the per-type write buffers (1 MB each) plus one chart; holding the export would add ~17 MB.
     assert large < small + 1_500_000, (small, large)
+
+
+def test_a_failed_export_leaves_no_partial_files(tmp_path: Path) -> None:
+    # A directory squatting on the second file's name makes the rename fail half way through.
+    (tmp_path / "Observation-002.ndjson").mkdir()
+    with pytest.raises(OSError):
+        synthetic.write_export(["Patient", "Observation"], 10, 1, tmp_path, max_per_file=100)
+    leftovers = sorted(path.name for path in tmp_path.iterdir())
+    assert leftovers == ["Observation-002.ndjson"]

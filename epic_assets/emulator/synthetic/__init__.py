@@ -23,7 +23,7 @@ from epic_assets.emulator.synthetic.chart import patient_id
 from epic_assets.emulator.synthetic.documents import render_binary
 from epic_assets.emulator.synthetic.export import (
     SUPPORTED_TYPES,
-    _check_counts,
+    check_counts,
     compile_type_filters,
     iter_rows,
     resolve_type,
@@ -43,7 +43,7 @@ __all__ = [
 
 def group_patient_ids(patients: int, seed: int) -> list[str]:
     """Ids of the Group's patients, in export order (``e`` + 22 base-64 characters + ``3``)."""
-    _check_counts(patients, seed)
+    check_counts(patients, seed)
     return [patient_id(seed, index) for index in range(patients)]
 
 

@@ -57,7 +57,7 @@ def notes(chart: Chart) -> list[Note]:
             continue
         for key in kinds[: rng.randint(1, len(kinds))]:
             number = len(result)
-            written = min(visit.end + rng.randrange(300, 7200), visit.end + 86400)
+            written = visit.end + rng.randrange(300, 7200)
             result.append(
                 Note(
                     number=number,

@@ -53,7 +53,7 @@ def resolve_type(name: str) -> str:
     raise ValueError(f"unsupported resource type {name!r} (supported: {', '.join(SUPPORTED_TYPES)})")
 
 
-def _check_counts(patients: int, seed: int) -> None:
+def check_counts(patients: int, seed: int) -> None:
     if isinstance(patients, bool) or not isinstance(patients, int) or patients < 0:
         raise ValueError(f"patients must be a non-negative integer, got {patients!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -76,7 +76,7 @@ def compile_type_filters(
 
 def iter_rows(resource_type: str, patients: int, seed: int, predicate: Predicate | None = None) -> Iterator[Row]:
     builder = BUILDERS[resolve_type(resource_type)]
-    _check_counts(patients, seed)
+    check_counts(patients, seed)
     for index in range(patients):
         for row in builder(build_chart(seed, index)):
             if predicate is None or predicate(row):
@@ -128,10 +128,13 @@ class _SplitWriter:
         self._finish()
 
     def abort(self) -> None:
+        """Remove everything written so far: a failed export must not look like a short one."""
         if self._file is not None and self._part is not None:
             self._file.close()
             self._part.unlink(missing_ok=True)
             self._file = None
+        for path in self.paths:
+            path.unlink(missing_ok=True)
 
 
 def write_export(
@@ -147,7 +150,7 @@ def write_export(
     resolved = list(dict.fromkeys(resolve_type(name) for name in types))
     if not resolved:
         raise ValueError("no resource types requested")
-    _check_counts(patients, seed)
+    check_counts(patients, seed)
     if isinstance(max_per_file, bool) or not isinstance(max_per_file, int) or max_per_file < 1:
         raise ValueError(f"max_per_file must be a positive integer, got {max_per_file!r}")
     predicates = compile_type_filters(resolved, type_filters)
