@@ -268,6 +268,16 @@ def test_labs_have_two_categories_loinc_and_epic_codes_and_some_have_no_unit(exp
     assert any(len(lab["effectiveDateTime"]) == 10 for lab in labs) or len(labs) < 200  # a few date-only labs
 
 
+def test_smoking_status_is_social_history_with_a_snomed_value(export: dict[str, list[dict]]) -> None:
+    social = [obs for obs in export["Observation"] if "social-history" in category_codes(obs)]
+    assert 0 < len(social) <= PATIENTS
+    for obs in social:
+        assert coding_codes(obs["code"]) == ["72166-2"]
+        assert obs["valueCodeableConcept"]["coding"][0]["system"] == "http://snomed.info/sct"
+        assert obs["encounter"]["display"] == "Office Visit"
+    assert len({obs["valueCodeableConcept"]["text"] for obs in social}) > 1
+
+
 # ---------------------------------------------------------------- other types
 
 

@@ -36,6 +36,7 @@ class Stream(IntEnum):
     PROCEDURES = 7
     DOCUMENTS = 8
     NOTES = 9
+    SOCIAL_HISTORY = 10
 
 
 def instant(epoch: int) -> str:

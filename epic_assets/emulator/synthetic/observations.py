@@ -8,6 +8,7 @@ reference exactly these Observations.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import DAY, YEAR, Chart, Stream, Visit, instant, iso_date
 from epic_assets.emulator.synthetic.ids import MAX_ITEMS, Kind
 from epic_assets.emulator.synthetic.rows import Row, Token, concept, tokens
-from epic_assets.emulator.synthetic.template import Template, js, member, num, optional, slot
+from epic_assets.emulator.synthetic.template import Template, jd, js, member, num, optional, slot
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -430,6 +431,55 @@ def _labs(chart: Chart) -> Iterator[Row]:
             yield Row(templates[component].render(values), order.status, order.effective, LAB_TOKENS, codes[component])
 
 
+# ---------------------------------------------------------------- social history
+
+SOCIAL_TOKENS: tuple[Token, ...] = ((OBSERVATION_CATEGORY, "social-history"),)
+_SMOKING_CODE = ("72166-2", "Tobacco smoking status")
+_SMOKING_STATUS = (  # (SNOMED code, display, Epic's text, weight)
+    ("266919005", "Never smoker", "Never", 60),
+    ("8517006", "Ex-smoker", "Former", 22),
+    ("449868002", "Smokes tobacco daily", "Every Day", 12),
+    ("428041000124106", "Occasional tobacco smoker", "Some Days", 6),
+)
+_SOCIAL_ITEM = _LAB_RESULT_BASE - 1
+
+
+def _smoking_status(chart: Chart) -> Iterator[Row]:
+    """Tobacco smoking status, recorded at the latest office visit of patients 13 and older."""
+    rng = chart.rng(Stream.SOCIAL_HISTORY)
+    visit = next(
+        (
+            v
+            for v in reversed(chart.visits)
+            if v.clinical and v.kind.name == "Office Visit" and v.start - chart.birth > 13 * YEAR
+        ),
+        None,
+    )
+    if visit is None:
+        return
+    code, display, text, _ = rng.choices(_SMOKING_STATUS, weights=[entry[3] for entry in _SMOKING_STATUS])[0]
+    recorded = instant(visit.start + 420)
+    resource = {
+        "resourceType": "Observation",
+        "id": chart.ids.long_form(Kind.OBSERVATION, chart.index, _SOCIAL_ITEM),
+        "status": "final",
+        "category": [
+            {
+                "coding": [{"system": OBSERVATION_CATEGORY, "code": "social-history", "display": "Social History"}],
+                "text": "Social History",
+            }
+        ],
+        "code": concept([(vocab.LOINC, *_SMOKING_CODE)], _SMOKING_CODE[1]),
+        "subject": {"reference": f"Patient/{chart.patient_id}", "display": chart.display},
+        "encounter": json.loads(visit.reference),
+        "effectiveDateTime": recorded,
+        "issued": recorded,
+        "valueCodeableConcept": concept([(vocab.SNOMED, code, display)], text),
+    }
+    yield Row(jd(resource), "final", recorded, SOCIAL_TOKENS, ((vocab.LOINC, _SMOKING_CODE[0]),))
+
+
 def observations(chart: Chart) -> Iterator[Row]:
     yield from _vitals(chart)
     yield from _labs(chart)
+    yield from _smoking_status(chart)
