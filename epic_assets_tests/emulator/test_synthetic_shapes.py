@@ -70,7 +70,17 @@ SAMPLE_SHAPES: dict[str, tuple[str, Callable[[dict], bool], set[str]]] = {
         _any,
         {"address[].period.end", "deceasedDateTime", "name[].suffix"},  # "McGinnis, Warren James III" in samples
     ),
-    "Encounter.sandbox.json": ("Encounter", _any, {"period.end"}),
+    "Encounter.sandbox.json": (
+        "Encounter",
+        _any,
+        {
+            "period.end",
+            "reasonCode",
+            "reasonCode[].text",
+            "reasonCode[].coding",
+            *(f"reasonCode[].coding[].{k}" for k in ("system", "code", "display")),
+        },
+    ),
     "Observation.vital-signs.BP.json": ("Observation", _is_code("BP"), set()),
     "Observation.vital-signs.Temp.json": ("Observation", _is_code("Temp"), set()),
     "Observation.vital-signs.Pulse.json": ("Observation", _is_code("Pulse"), set()),

@@ -37,6 +37,7 @@ class Stream(IntEnum):
     DOCUMENTS = 8
     NOTES = 9
     SOCIAL_HISTORY = 10
+    ENCOUNTER_DETAILS = 11
 
 
 def instant(epoch: int) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import Chart, Visit, instant
+from epic_assets.emulator.synthetic.chart import Chart, Stream, Visit, instant
 from epic_assets.emulator.synthetic.rows import Row, Token
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, optional, slot
 
@@ -61,6 +61,7 @@ def _template(kind: vocab.EncounterKind, planned: bool) -> Template:
             "subject": slot("subject"),
             "participant": slot("participant"),
             "period": slot("period"),
+            optional("reason"): None,
             optional("account"): None,
             "location": slot("location"),
             "serviceProvider": {"reference": vocab.ORGANIZATION_REF, "display": vocab.ORGANIZATION_NAME},
@@ -161,7 +162,23 @@ def _period(visit: Visit) -> str:
     return '{"start":' + js(start) + ',"end":' + js(instant(visit.end)) + "}"
 
 
+_REASON_CHANCE = {"Office Visit": 0.7, "Emergency": 0.9, "Cardiology Visit": 0.6, "Telephone": 0.5}
+
+
+@cache
+def _reason(reason: tuple[str, str, str, str]) -> str:
+    code, text, snomed, snomed_display = reason
+    return member("reasonCode", jd([{
+        "coding": [
+            {"system": vocab.VISIT_REASON_SYSTEM, "code": code, "display": text},
+            {"system": vocab.SNOMED, "code": snomed, "display": snomed_display},
+        ],
+        "text": text,
+    }]))  # fmt: skip
+
+
 def encounters(chart: Chart) -> Iterator[Row]:
+    rng = chart.rng(Stream.ENCOUNTER_DETAILS)
     subject = chart.subject
     for visit in chart.visits:
         kind = visit.kind
@@ -191,6 +208,9 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 "subject": subject,
                 "participant": _participants(visit),
                 "period": _period(visit),
+                "reason": _reason(rng.choice(vocab.VISIT_REASONS))
+                if rng.random() < _REASON_CHANCE.get(kind.name, 0.0)
+                else "",
                 "account": account,
                 "location": _locations(visit.location),
             }

@@ -215,6 +215,20 @@ ENCOUNTER_KINDS: tuple[EncounterKind, ...] = (
         8,
     ),
 )
+# Reasons for visit: (Epic reason id, text, SNOMED code, SNOMED display).
+VISIT_REASONS: tuple[tuple[str, str, str, str], ...] = (
+    ("1", "Follow-up", "390906007", "Follow-up encounter (procedure)"),
+    ("2", "Cough", "49727002", "Cough (finding)"),
+    ("3", "Annual Exam", "185349003", "Encounter for check up (procedure)"),
+    ("4", "Chest Pain", "29857009", "Chest pain (finding)"),
+    ("5", "Abdominal Pain", "21522001", "Abdominal pain (finding)"),
+    ("6", "Headache", "25064002", "Headache (finding)"),
+    ("7", "Back Pain", "161891005", "Backache (finding)"),
+    ("8", "Medication Refill", "182836005", "Review of medication (procedure)"),
+    ("9", "Fever", "386661006", "Fever (finding)"),
+)
+VISIT_REASON_SYSTEM = f"{SITE}.10.728286.100"
+
 # A hospital encounter that has not happened yet carries Epic's own patient class (as in the sandbox capture).
 PREADMISSION_CLASS = (_EPIC_CLASS, "2", "Preadmission")
 PEDIATRIC_OFFICE = ("eRk3C1XwV0j9X7n3aGHjg0Q3", "EMC Pediatrics")
