@@ -180,7 +180,7 @@ def _visits(chart: Chart, rng: random.Random) -> list[Visit]:
             status, start = "planned", AS_OF + rng.randrange(2, 60) * DAY + 15 * 3600
             end = start
         office = pediatric and kind.name == "Office Visit"
-        practitioner = vocab.PRACTITIONERS[6] if office else vocab.PRACTITIONERS[rng.choice(kind.practitioners)]
+        practitioner = vocab.PEDIATRICIAN if office else vocab.PRACTITIONERS[rng.choice(kind.practitioners)]
         location = vocab.PEDIATRIC_OFFICE if office else kind.location
         visit_id = chart.ids.short(Kind.ENCOUNTER, chart.index, index)
         csn = str(base_csn * 16 + index)
@@ -221,7 +221,7 @@ def build_chart(seed: int, index: int) -> Chart:
         suffix=suffix,
         birth=birth,
         deceased=deceased,
-        pcp=vocab.PRACTITIONERS[6] if AS_OF - birth < 18 * YEAR else vocab.PRACTITIONERS[rng.choice((0, 1, 3, 7))],
+        pcp=vocab.PEDIATRICIAN if AS_OF - birth < 18 * YEAR else rng.choice(vocab.PRIMARY_CARE),
         _key=key,
     )
     chart.visits = _visits(chart, rng)

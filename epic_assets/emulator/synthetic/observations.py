@@ -359,7 +359,7 @@ def lab_orders(chart: Chart) -> list[LabOrder]:
         count = rng.randint(2, 3) if visit.kind.name == "Hospital Encounter" else rng.choice((1, 1, 2))
         panels = rng.choices(vocab.PANELS, weights=_PANEL_WEIGHTS, k=count)
         if diabetic and rng.random() < 0.5:
-            panels[0] = vocab.PANELS[2]
+            panels[0] = vocab.HBA1C_PANEL
         for panel in dict.fromkeys(panels):  # one of each panel per visit, in drawn order
             number = len(orders)
             collected = visit.start + rng.randrange(900, 5400)

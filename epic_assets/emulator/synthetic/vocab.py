@@ -104,6 +104,10 @@ PRACTITIONERS: tuple[Practitioner, ...] = (
 )
 
 
+PEDIATRICIAN = PRACTITIONERS[6]
+PRIMARY_CARE = tuple(PRACTITIONERS[i] for i in (0, 1, 3, 7))
+
+
 @dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
 class EncounterKind:
     name: str  # display used in references (Encounter "display")
@@ -739,6 +743,9 @@ PANELS: tuple[Panel, ...] = (
         8,
     ),
 )
+
+HBA1C_PANEL = next(panel for panel in PANELS if panel.text == "Hemoglobin A1c")
+
 
 # ---------------------------------------------------------------- conditions
 
