@@ -80,7 +80,7 @@ def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[s
 def test_lab_values_are_plausible_and_flags_agree_with_the_reference_range(data: dict[str, list[dict]]) -> None:
     checked = 0
     for obs in data["Observation"]:
-        if "referenceRange" not in obs:
+        if "referenceRange" not in obs or "dataAbsentReason" in obs:
             continue
         value = obs["valueQuantity"]["value"]
         low = obs["referenceRange"][0].get("low", {}).get("value")
@@ -91,6 +91,18 @@ def test_lab_values_are_plausible_and_flags_agree_with_the_reference_range(data:
         assert value > 0
         checked += 1
     assert checked > 100
+
+
+def test_a_few_lab_components_were_not_performed_and_carry_a_reason_instead_of_a_value() -> None:
+    labs = list(synthetic.iter_resources("Observation", 200, SEED, type_filters=["category=laboratory"]))
+    absent = [obs for obs in labs if "dataAbsentReason" in obs]
+    assert 0 < len(absent) < len(labs) * 0.05
+    for obs in absent:
+        assert obs["status"] == "cancelled"
+        assert not [key for key in obs if key.startswith("value")] and "interpretation" not in obs
+        assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+    cancelled = list(synthetic.iter_resources("Observation", 200, SEED, type_filters=["status=cancelled"]))
+    assert cancelled == absent
 
 
 def test_volumes_vary_with_the_seed() -> None:

@@ -257,12 +257,7 @@ def _lab_template(panel: vocab.Panel, analyte: vocab.Analyte) -> Template:
         "effectiveDateTime": slot("effective"),
         "issued": slot("issued"),
     }
-    if analyte.strings:
-        shape["valueString"] = slot("value")
-    elif analyte.unit is None:
-        shape["valueQuantity"] = {"value": slot("value")}
-    else:
-        shape["valueQuantity"] = _quantity(slot("value"), analyte.unit)
+    shape[optional("value")] = None  # value[x], or dataAbsentReason when the test was not performed
     shape[optional("interpretation")] = None
     shape["specimen"] = {"reference": slot("specimen"), "display": "Specimen"}
     if analyte.unit and (analyte.low is not None or analyte.high is not None):
@@ -278,6 +273,27 @@ def _lab_template(panel: vocab.Panel, analyte: vocab.Analyte) -> Template:
     return Template(shape)
 
 
+@cache
+def _value_member(analyte: vocab.Analyte) -> tuple[str, str]:
+    """The text around a result's value: ``,"valueQuantity":{"value":`` … ``,"unit":…}``."""
+    if analyte.strings:
+        return ',"valueString":', ""
+    if analyte.unit is None:  # Epic sends some quantities without a unit (HbA1c in the sandbox)
+        return ',"valueQuantity":{"value":', "}"
+    unit = js(analyte.unit)
+    return ',"valueQuantity":{"value":', f',"unit":{unit},"system":"{vocab.UCUM}","code":{unit}}}'
+
+
+_NOT_PERFORMED = member(
+    "dataAbsentReason",
+    jd({
+        "coding": [{"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "not-performed",
+                    "display": "Not Performed"}],
+        "text": "Not Performed",
+    }),
+)  # fmt: skip
+
+
 def _number(value: float, decimals: int) -> float | int:
     return round(value) if decimals <= 0 else round(value, decimals)
 
@@ -290,7 +306,8 @@ def _lab_templates() -> dict[str, Template]:
 class LabResult(NamedTuple):
     id: str
     analyte: vocab.Analyte
-    value: str  # JSON fragment
+    status: str
+    value: str  # the value[x] (or dataAbsentReason) member fragment
     interpretation: str  # "" or an optional-member fragment
 
 
@@ -369,11 +386,14 @@ def lab_orders(chart: Chart) -> list[LabOrder]:
             status = "final" if rng.random() < 0.94 else "corrected"
             results = []
             for analyte in panel.analytes:
-                value, flag = _lab_value(analyte, rng, diabetic)
-                results.append(
-                    LabResult(ids.long_form(Kind.OBSERVATION, chart.index, result_item), analyte, value, flag)
-                )
+                result_id = ids.long_form(Kind.OBSERVATION, chart.index, result_item)
                 result_item += 1
+                if rng.random() < 0.015:  # a component the lab could not run: no value, a reason instead
+                    results.append(LabResult(result_id, analyte, "cancelled", _NOT_PERFORMED, ""))
+                    continue
+                value, flag = _lab_value(analyte, rng, diabetic)
+                before, after = _value_member(analyte)
+                results.append(LabResult(result_id, analyte, status, before + value + after, flag))
             orders.append(
                 LabOrder(
                     number,
@@ -409,7 +429,6 @@ def _labs(chart: Chart) -> Iterator[Row]:
     subject = chart.subject
     for order in lab_orders(chart):
         based_on = js("ServiceRequest/" + order.order_id)
-        status = js(order.status)
         encounter = order.visit.reference
         effective = js(order.effective)
         issued = js(order.issued)
@@ -418,7 +437,7 @@ def _labs(chart: Chart) -> Iterator[Row]:
             values = {
                 "id": js(result.id),
                 "order": based_on,
-                "status": status,
+                "status": js(result.status),
                 "subject": subject,
                 "encounter": encounter,
                 "effective": effective,
@@ -428,7 +447,7 @@ def _labs(chart: Chart) -> Iterator[Row]:
                 "specimen": specimen,
             }
             component = result.analyte.component
-            yield Row(templates[component].render(values), order.status, order.effective, LAB_TOKENS, codes[component])
+            yield Row(templates[component].render(values), result.status, order.effective, LAB_TOKENS, codes[component])
 
 
 # ---------------------------------------------------------------- social history
