@@ -105,6 +105,16 @@ def test_a_few_lab_components_were_not_performed_and_carry_a_reason_instead_of_a
     assert cancelled == absent
 
 
+def test_results_below_the_reporting_limit_use_a_comparator() -> None:
+    tsh = list(synthetic.iter_resources("Observation", 400, SEED, type_filters=["code=http://loinc.org|3016-3"]))
+    below = [obs for obs in tsh if "comparator" in obs.get("valueQuantity", {})]
+    assert below and len(below) < len(tsh) / 4
+    for obs in below:
+        assert obs["valueQuantity"]["comparator"] == "<" and obs["valueQuantity"]["value"] == 0.3
+        assert list(obs["valueQuantity"]) == ["value", "comparator", "unit", "system", "code"]
+        assert obs["interpretation"][0]["coding"][0]["code"] == "L"
+
+
 def test_volumes_vary_with_the_seed() -> None:
     counts = {
         seed: Counter(name for name in synthetic.SUPPORTED_TYPES for _ in synthetic.iter_resources(name, 10, seed))

@@ -345,7 +345,10 @@ def _lab_value(analyte: vocab.Analyte, rng: random.Random, diabetic: bool) -> tu
         value = analyte.strings[0] if rng.random() < 0.8 else rng.choice(analyte.strings)
         return js(value), "" if value == analyte.strings[0] else _INTERPRETATIONS["A"]
     mean = _DIABETIC_MEANS.get(analyte.loinc, analyte.mean) if diabetic else analyte.mean
-    value = max(rng.gauss(mean, analyte.spread), analyte.mean * 0.2)
+    value = rng.gauss(mean, analyte.spread)
+    if analyte.reporting_limit is not None and value < analyte.reporting_limit:
+        return f'{analyte.reporting_limit},"comparator":"<"', _INTERPRETATIONS["L"]
+    value = max(value, analyte.mean * 0.2)
     decimals = analyte.decimals
     if decimals <= 0:
         shown: float = round(value)

@@ -385,6 +385,9 @@ class Analyte:
     spread: float
     decimals: int
     strings: tuple[str, ...] = ()  # non-empty: a valueString result drawn from these (first = normal)
+    # Results below this are reported as "<limit" (valueQuantity.comparator), as labs do for assays
+    # with a reporting floor.
+    reporting_limit: float | None = None
 
 
 @dataclass(frozen=True, eq=False)  # singletons: identity hash keeps cache lookups cheap
@@ -738,6 +741,7 @@ PANELS: tuple[Panel, ...] = (
                 2.1,
                 1.1,
                 2,
+                reporting_limit=0.3,
             ),
         ),
         8,
