@@ -67,6 +67,11 @@ def test_emergencies_are_never_booked_ahead_or_cancelled(data: dict[str, list[di
     assert unscheduled and all(e["status"] == "finished" for e in unscheduled)
     finished = [e for e in data["Encounter"] if e["status"] == "finished"]
     assert all(e["period"]["start"] < e["period"]["end"] <= TODAY for e in finished)
+    for encounter in finished:
+        hospital = encounter["type"][1]["text"] == "Hospital Encounter"
+        assert ("hospitalization" in encounter) == hospital, encounter["id"]
+        if hospital:
+            assert {"admitSource", "dischargeDisposition"} <= set(encounter["hospitalization"])
 
 
 def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[str, list[dict]]) -> None:

@@ -63,6 +63,12 @@ def _any(_: dict) -> bool:
     return True
 
 
+def _concept(path: str, *coding_members: str) -> set[str]:
+    """The member paths of a CodeableConcept at ``path`` (``text`` plus each coding member)."""
+    members = coding_members or ("system", "code", "display")
+    return {path, f"{path}.text", f"{path}.coding", *(f"{path}.coding[].{member}" for member in members)}
+
+
 # sample file -> (type, which generated resources to compare, paths we add that the one sample lacks)
 SAMPLE_SHAPES: dict[str, tuple[str, Callable[[dict], bool], set[str]]] = {
     "Patient.sandbox.erXuFYUfucBZaryVksYEcMg3.json": (
@@ -76,9 +82,10 @@ SAMPLE_SHAPES: dict[str, tuple[str, Callable[[dict], bool], set[str]]] = {
         {
             "period.end",
             "reasonCode",
-            "reasonCode[].text",
-            "reasonCode[].coding",
-            *(f"reasonCode[].coding[].{k}" for k in ("system", "code", "display")),
+            *_concept("reasonCode[]"),
+            "hospitalization",
+            *_concept("hospitalization.admitSource"),
+            *_concept("hospitalization.dischargeDisposition"),
         },
     ),
     "Observation.vital-signs.BP.json": ("Observation", _is_code("BP"), set()),
@@ -88,26 +95,14 @@ SAMPLE_SHAPES: dict[str, tuple[str, Callable[[dict], bool], set[str]]] = {
     "Observation.laboratory.HbA1c.json": (
         "Observation",
         _is_code("Hemoglobin A1C"),
-        {  # flagged results, and components the lab did not perform
-            "interpretation",
-            "interpretation[].coding",
-            *(f"interpretation[].coding[].{k}" for k in ("system", "code", "display")),
-            "dataAbsentReason",
-            "dataAbsentReason.text",
-            "dataAbsentReason.coding",
-            *(f"dataAbsentReason.coding[].{k}" for k in ("system", "code", "display")),
-        },
+        # flagged results, and components the lab did not perform
+        {"interpretation", *_concept("interpretation[]"), *_concept("dataAbsentReason")} - {"interpretation[].text"},
     ),
     "Condition.problem-list-item.json": ("Condition", _is_category("problem-list-item"), {"abatementDateTime"}),
     "Condition.encounter-diagnosis.json": (
         "Condition",
         _is_category("encounter-diagnosis"),
-        {
-            "clinicalStatus",
-            "clinicalStatus.coding",
-            "clinicalStatus.text",
-            *(f"clinicalStatus.coding[].{k}" for k in ("system", "version", "code", "display")),
-        },
+        _concept("clinicalStatus", "system", "version", "code", "display"),
     ),
     "Immunization.sandbox.json": ("Immunization", _any, set()),
     "DiagnosticReport.lab.json": ("DiagnosticReport", _any, set()),

@@ -6,6 +6,7 @@ only renders them. One template per encounter kind keeps the per-resource cost t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from functools import cache
 
@@ -63,6 +64,7 @@ def _template(kind: vocab.EncounterKind, planned: bool) -> Template:
             "period": slot("period"),
             optional("reason"): None,
             optional("account"): None,
+            optional("hospitalization"): None,
             "location": slot("location"),
             "serviceProvider": {"reference": vocab.ORGANIZATION_REF, "display": vocab.ORGANIZATION_NAME},
         }
@@ -177,6 +179,27 @@ def _reason(reason: tuple[str, str, str, str]) -> str:
     }]))  # fmt: skip
 
 
+@cache
+def _hospitalization_member(admit: tuple[str, str], discharge: tuple[str, str] | None) -> str:
+    stay: dict = {"admitSource": _epic_concept(vocab.ADMIT_SOURCE_SYSTEM, *admit)}
+    if discharge:
+        stay["dischargeDisposition"] = _epic_concept(vocab.DISCHARGE_DISPOSITION_SYSTEM, *discharge)
+    return member("hospitalization", jd(stay))
+
+
+def _epic_concept(system: str, code: str, text: str) -> dict:
+    return {"coding": [{"system": system, "code": code, "display": text}], "text": text}
+
+
+def _hospitalization(rng: random.Random, visit: Visit) -> str:
+    """Admit source and (once the stay is over) discharge disposition, for hospital encounters only."""
+    if visit.kind.category_code != "3" or visit.status == "cancelled":
+        return ""
+    admit = vocab.EMERGENCY_ADMIT if visit.kind.name == "Emergency" else rng.choice(vocab.ADMIT_SOURCES)
+    discharge = rng.choice(vocab.DISCHARGE_DISPOSITIONS) if visit.status == "finished" else None
+    return _hospitalization_member(admit, discharge)
+
+
 def encounters(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.ENCOUNTER_DETAILS)
     subject = chart.subject
@@ -212,6 +235,7 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 if rng.random() < _REASON_CHANCE.get(kind.name, 0.0)
                 else "",
                 "account": account,
+                "hospitalization": _hospitalization(rng, visit),
                 "location": _locations(visit.location),
             }
         )

@@ -233,6 +233,17 @@ VISIT_REASONS: tuple[tuple[str, str, str, str], ...] = (
 )
 VISIT_REASON_SYSTEM = f"{SITE}.10.728286.100"
 
+ADMIT_SOURCE_SYSTEM = f"{SITE}.10.698084.10310"
+ADMIT_SOURCES = (("1", "Home/Self"), ("2", "Physician Referral"), ("4", "Transfer from a Hospital"))
+EMERGENCY_ADMIT = ("7", "Emergency Room")
+DISCHARGE_DISPOSITION_SYSTEM = f"{SITE}.10.698084.18888"
+DISCHARGE_DISPOSITIONS = (
+    ("1", "Home or Self Care"),
+    ("1", "Home or Self Care"),
+    ("6", "Home-Health Care Svc"),
+    ("3", "Skilled Nursing Facility"),
+)
+
 # A hospital encounter that has not happened yet carries Epic's own patient class (as in the sandbox capture).
 PREADMISSION_CLASS = (_EPIC_CLASS, "2", "Preadmission")
 PEDIATRIC_OFFICE = ("eRk3C1XwV0j9X7n3aGHjg0Q3", "EMC Pediatrics")
