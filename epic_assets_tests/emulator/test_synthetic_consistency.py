@@ -82,6 +82,21 @@ def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[s
     assert len(set(csns)) == len(csns)
 
 
+def test_order_and_record_numbers_are_unique_across_patients(data: dict[str, list[dict]]) -> None:
+    for resource_type in ("Immunization", "MedicationRequest", "Procedure", "DiagnosticReport", "DocumentReference"):
+        values = [r["identifier"][0]["value"] for r in data[resource_type]]
+        assert len(set(values)) == len(values), resource_type
+
+
+def test_a_visit_gives_at_most_one_dose_of_a_vaccine(data: dict[str, list[dict]]) -> None:
+    given = Counter(
+        (i["encounter"]["reference"], i["vaccineCode"]["coding"][0]["code"])
+        for i in data["Immunization"]
+        if "encounter" in i
+    )
+    assert given and max(given.values()) == 1
+
+
 def test_lab_values_are_plausible_and_flags_agree_with_the_reference_range(data: dict[str, list[dict]]) -> None:
     checked = 0
     for obs in data["Observation"]:

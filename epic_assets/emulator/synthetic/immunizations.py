@@ -57,18 +57,19 @@ def immunizations(chart: Chart) -> Iterator[Row]:
         window_end = min(chart.birth + vaccine.max_age * YEAR, chart.deceased or AS_OF) - DAY
         if window_end <= window_start:
             continue
+        candidates = [visit for visit in visits if window_start <= visit.start <= window_end]
         for _ in range(doses):
             given_at = None
-            candidates = [visit for visit in visits if window_start <= visit.start <= window_end]
             if candidates and rng.random() < 0.6:
-                given_at = rng.choice(candidates)
+                # Each dose at a different visit: a visit gets at most one dose of a vaccine.
+                given_at = candidates.pop(int(rng.random() * len(candidates)))
                 occurrence = instant(given_at.start + 1200)
             else:
                 occurrence = iso_date(rng.randrange(window_start, window_end))
             line = _TEMPLATE.render(
                 {
                     "id": js(chart.ids.short(Kind.IMMUNIZATION, chart.index, number)),
-                    "number": js(str(29000 + chart.index * 40 + number)),
+                    "number": js(str(29000 + chart.index * 64 + number)),
                     "vaccine": _vaccine_code(vaccine),
                     "patient": chart.subject,
                     "encounter": member("encounter", given_at.reference) if given_at else "",
