@@ -99,11 +99,15 @@ def _code(condition: vocab.ConditionCode, problem_list: bool) -> tuple[str, tupl
     return fragment, tuple((system, code) for system, (code, _) in codings)
 
 
+# A past acute problem can sit resolved on the problem list; an encounter reason (ICD-10 Z codes) cannot.
+_RESOLVABLE = tuple(condition for condition in vocab.ACUTE_CONDITIONS if not condition.icd10[0].startswith("Z"))
+
+
 def _problems(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.CONDITIONS)
     problems = [(condition, "active") for condition in chart.chronic]
     if rng.random() < 0.4:
-        problems.append((rng.choice(vocab.ACUTE_CONDITIONS), "resolved"))
+        problems.append((rng.choice(_RESOLVABLE), "resolved"))
     latest = AS_OF - 30 * DAY
     earliest = min(max(chart.birth + 90 * DAY, AS_OF - 15 * YEAR), latest - 1)  # infants: a recent onset
     for number, (condition, status) in enumerate(problems):
