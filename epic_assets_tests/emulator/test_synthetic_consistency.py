@@ -199,6 +199,15 @@ def test_encounter_filters_use_fhir_parameter_names() -> None:
         synthetic.check_type_filters(["Encounter"], {"Encounter": ["code=101"]})
 
 
+def test_procedure_category_filter_matches_the_category_coding() -> None:
+    surgical = list(
+        synthetic.iter_resources("Procedure", 100, 3, type_filters=["category=http://snomed.info/sct|387713003"])
+    )
+    everything = list(synthetic.iter_resources("Procedure", 100, 3))
+    assert surgical == [p for p in everything if p["category"]["coding"][0]["code"] == "387713003"]
+    assert 0 < len(surgical) < len(everything)
+
+
 def test_check_type_filters_rejects_what_write_export_would() -> None:
     synthetic.check_type_filters(["Observation", "Condition"], {"observation": ["category=laboratory"]})
     synthetic.check_type_filters(["Patient"], None)

@@ -30,7 +30,7 @@ _PARAMETERS: dict[str, dict[str, str]] = {
     "MedicationRequest": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "authoredon": _DATE},
     "DiagnosticReport": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "date": _DATE},
     "AllergyIntolerance": {"category": _CATEGORY, "code": _CODES, "clinical-status": _STATUS, "date": _DATE},
-    "Procedure": {"code": _CODES, "status": _STATUS, "date": _DATE},
+    "Procedure": {"category": _CATEGORY, "code": _CODES, "status": _STATUS, "date": _DATE},
     "DocumentReference": {"category": _CATEGORY, "type": _CODES, "status": _STATUS, "date": _DATE},
 }
 _DATE_VALUE = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?)?)?")

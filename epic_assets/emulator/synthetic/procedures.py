@@ -31,6 +31,15 @@ SURGICAL = {
 }
 
 
+def _surgical(procedure: vocab.ProcedureCode) -> bool:
+    """Operations of an hour or more are filed as surgical history, the rest as ordered procedures."""
+    return procedure.minutes >= 60
+
+
+_SURGICAL_TOKENS: tuple[Token, ...] = ((vocab.SNOMED, "387713003"),)
+_DIAGNOSTIC_TOKENS: tuple[Token, ...] = ((vocab.SNOMED, "103693007"),)
+
+
 @cache
 def _template(procedure: vocab.ProcedureCode) -> Template:
     codings = []
@@ -45,7 +54,7 @@ def _template(procedure: vocab.ProcedureCode) -> Template:
         "id": slot("id"),
         "identifier": [{"use": "usual", "system": vocab.ORDER_ID, "value": slot("order_number")}],
         "status": "completed",
-        "category": SURGICAL if procedure.minutes >= 60 else CATEGORY,
+        "category": SURGICAL if _surgical(procedure) else CATEGORY,
         "code": {"coding": codings, "text": procedure.text},
         "subject": slot("subject"),
         "encounter": slot("encounter"),
@@ -92,4 +101,5 @@ def procedures(chart: Chart) -> Iterator[Row]:
             if procedure.minutes:
                 values["end"] = js(instant(start + procedure.minutes * 60 + rng.randrange(-600, 900)))
             number += 1
-            yield Row(_template(procedure).render(values), "completed", started, (), _codes(procedure))
+            category = _SURGICAL_TOKENS if _surgical(procedure) else _DIAGNOSTIC_TOKENS
+            yield Row(_template(procedure).render(values), "completed", started, category, _codes(procedure))
