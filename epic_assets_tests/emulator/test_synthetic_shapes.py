@@ -180,8 +180,12 @@ def _identifiers(patient: dict) -> dict[str, dict]:
     return {identifier["type"]["text"]: identifier for identifier in patient["identifier"]}
 
 
-def test_patient_identifiers_follow_epics_layout(export: dict[str, list[dict]]) -> None:
+def test_patient_identifiers_follow_epics_layout(epic_samples: Path, export: dict[str, list[dict]]) -> None:
+    sample = json.loads((epic_samples / "Patient.sandbox.erXuFYUfucBZaryVksYEcMg3.json").read_text(encoding="utf-8"))
+    sample_order = [identifier["type"]["text"] for identifier in sample["identifier"]]
     for patient in export["Patient"]:
+        order = [identifier["type"]["text"] for identifier in patient["identifier"]]
+        assert order == [text for text in sample_order if text in order]
         by_type = _identifiers(patient)
         assert {"CEID", "EPIC", "EXTERNAL", "FHIR", "FHIR STU3", "INTERNAL", "EPI", "WPRINTERNAL"} <= set(by_type)
         internal = by_type["INTERNAL"]["value"]

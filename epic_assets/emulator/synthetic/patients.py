@@ -175,6 +175,15 @@ def _telecom(chart: Chart, rng: random.Random) -> list[dict]:
                 "rank": 2,
             }
         )
+    if rng.random() < 0.3 and AS_OF - chart.birth > 18 * YEAR:
+        telecom.append(
+            {
+                "system": "phone",
+                "value": f"+1 {area}-{rng.randrange(200, 999)}-{rng.randrange(10000):04d}",
+                "use": "work",
+                "rank": len(telecom) + 1,
+            }
+        )
     if rng.random() < 0.6:
         local = f"{chart.given[0].split()[0]}.{chart.family}".lower().replace("'", "")
         telecom.append({"system": "email", "value": f"{local}{rng.randrange(100)}@example.com"})
