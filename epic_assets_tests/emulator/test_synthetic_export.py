@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from epic_assets.emulator import synthetic
 
 ALL = synthetic.SUPPORTED_TYPES
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EPIC_SHORT_ID = re.compile(r"e[A-Za-z0-9.\-]{22}3")
 
 
@@ -274,3 +278,17 @@ def test_a_failed_export_leaves_no_partial_files(tmp_path: Path) -> None:
         synthetic.write_export(["Patient", "Observation"], 10, 1, tmp_path, max_per_file=100)
     leftovers = sorted(path.name for path in tmp_path.iterdir())
     assert leftovers == ["Observation-002.ndjson"]
+
+
+def test_output_does_not_depend_on_the_process_or_its_hash_seed(tmp_path: Path) -> None:
+    # Another interpreter with another PYTHONHASHSEED must write the same bytes (no set/hash ordering leaks).
+    here = synthetic.write_export(ALL, 6, 77, tmp_path / "here", max_per_file=300)
+    script = (
+        "import sys; from pathlib import Path; from epic_assets.emulator import synthetic; "
+        "synthetic.write_export(synthetic.SUPPORTED_TYPES, 6, 77, Path(sys.argv[1]), max_per_file=300)"
+    )
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"hash-{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, cwd=REPO_ROOT, timeout=120)
+        assert {path.name: path.read_bytes() for path in out.iterdir()} == _files(here)
