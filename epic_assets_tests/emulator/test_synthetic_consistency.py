@@ -74,6 +74,14 @@ def test_emergencies_are_never_booked_ahead_or_cancelled(data: dict[str, list[di
             assert {"admitSource", "dischargeDisposition"} <= set(encounter["hospitalization"])
 
 
+def test_surgical_cases_repeat_their_operating_room_like_the_sandbox(data: dict[str, list[dict]]) -> None:
+    surgeries = [e for e in data["Encounter"] if e["type"][0]["text"] == "Surgery Admit"]
+    assert surgeries
+    for surgery in surgeries:
+        references = [entry["location"]["reference"] for entry in surgery["location"]]
+        assert len(references) == 3 and references[0] == references[1] != references[2]
+
+
 def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[str, list[dict]]) -> None:
     for encounters in _by_patient(data["Encounter"]).values():
         starts = [e["period"]["start"] for e in encounters]

@@ -137,13 +137,11 @@ def _service_type(practitioner: vocab.Practitioner) -> str:
 
 
 @cache
-def _locations(location: tuple[str, str]) -> str:
-    return jd(
-        [
-            {"location": {"reference": f"Location/{location[0]}", "display": location[1]}},
-            {"location": {"reference": f"Location/{vocab.FACILITY[0]}", "display": vocab.FACILITY[1]}},
-        ]
-    )
+def _locations(location: tuple[str, str], repeated: bool) -> str:
+    """Department then facility; surgical cases list the operating room twice, as the sandbox capture does."""
+    department = {"location": {"reference": f"Location/{location[0]}", "display": location[1]}}
+    facility = {"location": {"reference": f"Location/{vocab.FACILITY[0]}", "display": vocab.FACILITY[1]}}
+    return jd([department, department, facility] if repeated else [department, facility])
 
 
 @cache
@@ -236,7 +234,7 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 else "",
                 "account": account,
                 "hospitalization": _hospitalization(rng, visit),
-                "location": _locations(visit.location),
+                "location": _locations(visit.location, kind.name == "Surgery Admit"),
             }
         )
         # The Row's categories carry the class so that ``_typeFilter=Encounter?class=...`` works.
