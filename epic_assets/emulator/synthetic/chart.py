@@ -112,7 +112,7 @@ class Chart:
 
 
 def _patient_key(seed: int, index: int) -> int:
-    return seed_keys(seed)[5] ^ (index << 40)
+    return seed_keys(seed)[6] ^ (index << 40)
 
 
 def patient_id(seed: int, index: int) -> str:

@@ -85,9 +85,10 @@ def _unmix(value: int, key: int) -> int:
 
 
 @lru_cache(maxsize=64)
-def seed_keys(seed: int) -> tuple[int, int, int, int, int, int]:
+def seed_keys(seed: int) -> tuple[int, ...]:
+    """Eight 64-bit keys derived from the seed: 0-5 for ids, 6 for the per-patient random streams."""
     digest = hashlib.sha512(f"epic-assets synthetic ids {seed}".encode()).digest()
-    return tuple(int.from_bytes(digest[i : i + 8], "big") for i in range(0, 48, 8))  # type: ignore[return-value]
+    return tuple(int.from_bytes(digest[i : i + 8], "big") for i in range(0, 64, 8))
 
 
 def _encode_bytes(raw: bytes) -> str:
