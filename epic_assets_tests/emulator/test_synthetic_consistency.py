@@ -26,29 +26,52 @@ def _by_patient(resources: list[dict], field: str = "subject") -> dict[str, list
     return grouped
 
 
-def test_nothing_clinical_happens_before_birth_or_after_death_or_today(data: dict[str, list[dict]]) -> None:
-    patients = {f"Patient/{p['id']}": p for p in data["Patient"]}
-    dated = [
-        ("Observation", "subject", "effectiveDateTime"),
-        ("Condition", "subject", "recordedDate"),
-        ("Immunization", "patient", "occurrenceDateTime"),
-        ("MedicationRequest", "subject", "authoredOn"),
-        ("DiagnosticReport", "subject", "effectiveDateTime"),
-        ("Procedure", "subject", "performedDateTime"),
-        ("DocumentReference", "subject", "date"),
-    ]
+_DATED = [  # (type, patient reference member, main date member)
+    ("Observation", "subject", "effectiveDateTime"),
+    ("Condition", "subject", "recordedDate"),
+    ("Condition", "subject", "abatementDateTime"),
+    ("Immunization", "patient", "occurrenceDateTime"),
+    ("MedicationRequest", "subject", "authoredOn"),
+    ("DiagnosticReport", "subject", "effectiveDateTime"),
+    ("AllergyIntolerance", "patient", "recordedDate"),
+    ("Procedure", "subject", "performedDateTime"),
+    ("DocumentReference", "subject", "date"),
+]
+
+
+def _check_lifetimes(patients: list[dict], data: dict[str, list[dict]]) -> int:
+    by_reference = {f"Patient/{p['id']}": p for p in patients}
     checked = 0
-    for resource_type, subject_field, date_field in dated:
+    for resource_type, subject_field, date_field in _DATED:
         for resource in data[resource_type]:
             if date_field not in resource:
                 continue
-            patient = patients[resource[subject_field]["reference"]]
-            day = resource[date_field][:10]
-            assert patient["birthDate"] <= day <= TODAY, (resource_type, resource["id"])
-            if "deceasedDateTime" in patient:
-                assert day <= patient["deceasedDateTime"][:10], (resource_type, resource["id"])
+            patient = by_reference[resource[subject_field]["reference"]]
+            last = patient.get("deceasedDateTime", TODAY)[:10]
+            assert patient["birthDate"] <= resource[date_field][:10] <= last, (resource_type, resource["id"])
             checked += 1
-    assert checked > 3000
+    return checked
+
+
+def test_nothing_clinical_happens_before_birth_or_after_today(data: dict[str, list[dict]]) -> None:
+    assert _check_lifetimes(data["Patient"], data) > 3000
+
+
+def test_nothing_is_charted_after_death() -> None:
+    patients = list(synthetic.iter_resources("Patient", 400, 5))
+    deceased = [index for index, patient in enumerate(patients) if "deceasedDateTime" in patient]
+    assert len(deceased) >= 3
+    wanted = {f"Patient/{patients[index]['id']}" for index in deceased}
+    data: dict[str, list[dict]] = {}
+    for resource_type, subject_field, _ in _DATED:
+        data[resource_type] = [
+            r for r in synthetic.iter_resources(resource_type, 400, 5) if r[subject_field]["reference"] in wanted
+        ]
+    assert _check_lifetimes([patients[index] for index in deceased], data) > 50
+    stays = [e for e in synthetic.iter_resources("Encounter", 400, 5) if e["subject"]["reference"] in wanted]
+    assert all(e["status"] != "planned" for e in stays)
+    active = [m for m in data["MedicationRequest"] if m["status"] == "active"]
+    assert not active, "a dead patient has no active prescriptions"
 
 
 def test_future_and_cancelled_visits_carry_no_clinical_data(data: dict[str, list[dict]]) -> None:

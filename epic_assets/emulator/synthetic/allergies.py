@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import AS_OF, DAY, Chart, Stream, instant, iso_date
+from epic_assets.emulator.synthetic.chart import DAY, Chart, Stream, instant, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row
 from epic_assets.emulator.synthetic.template import jd
@@ -27,7 +27,8 @@ def allergies(chart: Chart) -> Iterator[Row]:
     recorder = {"reference": f"Practitioner/{chart.pcp.id}", "type": "Practitioner", "display": chart.pcp.display}
     roll = rng.random()
     count = 0 if roll < 0.35 else 1 if roll < 0.75 else rng.randint(2, 3)
-    first_visit = next((visit.start for visit in chart.visits if visit.clinical), AS_OF - 30 * DAY)
+    end = chart.record_end
+    first_visit = next((visit.start for visit in chart.visits if visit.clinical), end - 30 * DAY)
     if count == 0:
         if rng.random() < 0.7:  # most charts record "No Known Allergies"; the rest have nothing at all
             recorded = instant(first_visit + 600)
@@ -61,7 +62,7 @@ def allergies(chart: Chart) -> Iterator[Row]:
         return
     for number, allergen in enumerate(rng.sample(vocab.ALLERGENS, count)):
         status = "active" if rng.random() < 0.9 else "inactive"
-        recorded_at = rng.randrange(min(first_visit, AS_OF - 2 * DAY), AS_OF - DAY)
+        recorded_at = rng.randrange(min(first_visit, end - 2 * DAY), end - DAY)
         manifestations = rng.sample(allergen.reactions, rng.randint(1, min(2, len(allergen.reactions))))
         severe = any(code == "39579001" for code, _ in manifestations)
         resource = {

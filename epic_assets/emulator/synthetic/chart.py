@@ -103,6 +103,11 @@ class Chart:
     def age_years(self) -> int:
         return (AS_OF - self.birth) // YEAR
 
+    @property
+    def record_end(self) -> int:
+        """Nothing is charted after this: the patient's death, or "today"."""
+        return self.deceased if self.deceased is not None else AS_OF
+
     def rng(self, stream: Stream, item: int = 0) -> random.Random:
         return random.Random(self._key ^ (item << 8) ^ int(stream))  # noqa: S311 - synthetic data, not security
 

@@ -108,15 +108,16 @@ def _problems(chart: Chart) -> Iterator[Row]:
     problems = [(condition, "active") for condition in chart.chronic]
     if rng.random() < 0.4:
         problems.append((rng.choice(_RESOLVABLE), "resolved"))
-    latest = AS_OF - 30 * DAY
+    end = chart.record_end
+    latest = end - 30 * DAY
     earliest = min(max(chart.birth + 90 * DAY, AS_OF - 15 * YEAR), latest - 1)  # infants: a recent onset
     for number, (condition, status) in enumerate(problems):
         onset = rng.randrange(earliest, latest)
-        recorded = min(onset + rng.randrange(0, 200) * DAY, AS_OF - DAY)
+        recorded = min(onset + rng.randrange(0, 200) * DAY, end - DAY)
         code, tokens = _code(condition, True)
         abatement = ""
         if status == "resolved":
-            abatement = member("abatementDateTime", js(iso_date(min(recorded + rng.randrange(7, 90) * DAY, AS_OF))))
+            abatement = member("abatementDateTime", js(iso_date(min(recorded + rng.randrange(7, 90) * DAY, end))))
         line = _PROBLEM.render(
             {
                 "id": js(chart.ids.short(Kind.CONDITION, chart.index, number)),

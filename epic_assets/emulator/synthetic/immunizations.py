@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, instant, iso_date
+from epic_assets.emulator.synthetic.chart import DAY, YEAR, Chart, Stream, instant, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, num, optional, slot
@@ -54,7 +54,7 @@ def immunizations(chart: Chart) -> Iterator[Row]:
             continue
         doses = rng.randint(1, 3) if vaccine.max_age <= 18 else rng.randint(1, 2)
         window_start = chart.birth + vaccine.min_age * YEAR + 60 * DAY
-        window_end = min(chart.birth + vaccine.max_age * YEAR, chart.deceased or AS_OF) - DAY
+        window_end = min(chart.birth + vaccine.max_age * YEAR, chart.record_end) - DAY
         if window_end <= window_start:
             continue
         candidates = [visit for visit in visits if window_start <= visit.start <= window_end]

@@ -171,6 +171,6 @@ def medication_requests(chart: Chart) -> Iterator[Row]:
         if rng.random() < 0.25:
             code = rng.choice(tuple(_SHORT_COURSE))
             end = visit.start + rng.choice((5, 7, 10)) * DAY
-            status = "completed" if end < AS_OF else "active"
+            status = "completed" if end < AS_OF else "active" if chart.deceased is None else "stopped"
             yield _request(chart, rng, number, _DRUGS[_SHORT_COURSE[code]], visit, status, end)
             number += 1
