@@ -68,6 +68,10 @@ def test_nothing_is_charted_after_death() -> None:
             r for r in synthetic.iter_resources(resource_type, 400, 5) if r[subject_field]["reference"] in wanted
         ]
     assert _check_lifetimes([patients[index] for index in deceased], data) > 50
+    for index in deceased:
+        patient = patients[index]
+        starts = [address["period"]["start"] for address in patient["address"]]
+        assert all(patient["birthDate"] <= start <= patient["deceasedDateTime"] for start in starts)
     stays = [e for e in synthetic.iter_resources("Encounter", 400, 5) if e["subject"]["reference"] in wanted]
     assert all(e["status"] != "planned" for e in stays)
     active = [m for m in data["MedicationRequest"] if m["status"] == "active"]

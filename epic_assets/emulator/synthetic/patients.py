@@ -148,7 +148,7 @@ def _address(rng: random.Random, use: str, start: int, end: int | None) -> dict:
 
 
 def _addresses(chart: Chart, rng: random.Random) -> list[dict]:
-    moved = AS_OF - rng.randrange(60, 12 * 365) * DAY
+    moved = chart.record_end - rng.randrange(60, 12 * 365) * DAY
     moved = max(moved, chart.birth + DAY)
     addresses = [_address(rng, "home", moved, None)]
     if rng.random() < 0.35 and moved - chart.birth > 2 * YEAR:
