@@ -385,7 +385,7 @@ def lab_orders(chart: Chart) -> list[LabOrder]:
             collected = visit.start + rng.randrange(900, 5400)
             # A few historical results carry only a date, as Epic shows for outside or back-entered labs.
             effective = iso_date(collected) if rng.random() < 0.02 else instant(collected)
-            issued = instant(collected + rng.randrange(1800, 2 * DAY))
+            issued = instant(collected + rng.randrange(1800, DAY))  # resulted within a day
             status = "final" if rng.random() < 0.94 else "corrected"
             results = []
             for analyte in panel.analytes:
