@@ -82,6 +82,15 @@ def test_a_patients_data_does_not_depend_on_how_many_patients_are_generated(reso
     assert len(large) > len(small) or resource_type == "AllergyIntolerance"
 
 
+def test_a_smaller_export_is_a_byte_prefix_of_a_larger_one(tmp_path: Path) -> None:
+    small = synthetic.write_export(ALL, 10, 31, tmp_path / "small", max_per_file=170)
+    large = synthetic.write_export(ALL, 30, 31, tmp_path / "large", max_per_file=170)
+    for resource_type in ALL:
+        small_bytes = b"".join(path.read_bytes() for path in small[resource_type])
+        large_bytes = b"".join(path.read_bytes() for path in large[resource_type])
+        assert small_bytes and large_bytes.startswith(small_bytes) and len(large_bytes) > len(small_bytes)
+
+
 def test_export_order_and_content_match_iter_resources(tmp_path: Path) -> None:
     written = synthetic.write_export(["Condition", "Encounter"], 6, 3, tmp_path)
     assert list(written) == ["Condition", "Encounter"]
