@@ -109,6 +109,21 @@ def test_surgical_cases_repeat_their_operating_room_like_the_sandbox(data: dict[
         assert len(references) == 3 and references[0] == references[1] != references[2]
 
 
+def test_encounters_list_exactly_the_diagnoses_that_point_back_at_them(data: dict[str, list[dict]]) -> None:
+    listed = {
+        (f"Encounter/{e['id']}", entry["condition"]["reference"])
+        for e in data["Encounter"]
+        for entry in e.get("diagnosis", [])
+    }
+    pointing_back = {
+        (c["encounter"]["reference"], f"Condition/{c['id']}") for c in data["Condition"] if "encounter" in c
+    }
+    assert listed and listed == pointing_back
+    for encounter in data["Encounter"]:
+        ranks = [entry["rank"] for entry in encounter.get("diagnosis", [])]
+        assert ranks == list(range(1, len(ranks) + 1))
+
+
 def test_encounters_of_a_patient_are_in_time_order_with_unique_csns(data: dict[str, list[dict]]) -> None:
     for encounters in _by_patient(data["Encounter"]).values():
         starts = [e["period"]["start"] for e in encounters]

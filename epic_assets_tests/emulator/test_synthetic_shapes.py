@@ -83,6 +83,8 @@ SAMPLE_SHAPES: dict[str, tuple[str, Callable[[dict], bool], set[str]]] = {
             "period.end",
             "reasonCode",
             *_concept("reasonCode[]"),
+            "diagnosis",
+            *(f"diagnosis[].{path}" for path in ("condition", "condition.reference", "condition.display", "rank")),
             "hospitalization",
             *_concept("hospitalization.admitSource"),
             *_concept("hospitalization.dischargeDisposition"),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
+from typing import NamedTuple
 
 from epic_assets.emulator.synthetic import vocab
-from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, iso_date
+from epic_assets.emulator.synthetic.chart import AS_OF, DAY, YEAR, Chart, Stream, Visit, iso_date
 from epic_assets.emulator.synthetic.ids import Kind
 from epic_assets.emulator.synthetic.rows import Row, Token
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, optional, slot
@@ -136,9 +137,24 @@ def _problems(chart: Chart) -> Iterator[Row]:
 _DIAGNOSIS_CHANCE = {"Orders Only": 0.5, "Telephone": 0.4}
 
 
-def _diagnoses(chart: Chart) -> Iterator[Row]:
+class VisitDiagnosis(NamedTuple):
+    """An encounter diagnosis; the Encounter lists it in ``diagnosis`` and the Condition points back."""
+
+    id: str
+    visit: Visit
+    condition: vocab.ConditionCode
+    status: str  # "" (Epic usually omits clinicalStatus on encounter diagnoses) or "active"
+    rank: int
+
+
+def visit_diagnoses(chart: Chart) -> list[VisitDiagnosis]:
+    """The patient's encounter diagnoses in visit order, computed once per chart."""
+    cached = chart.memo.get("diagnoses")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     rng = chart.rng(Stream.CONDITIONS, 1)
     number = 1000  # item numbers after the problem list's
+    diagnoses: list[VisitDiagnosis] = []
     for visit in chart.visits:
         if not visit.clinical or rng.random() >= _DIAGNOSIS_CHANCE.get(visit.kind.name, 0.8):
             continue
@@ -147,22 +163,31 @@ def _diagnoses(chart: Chart) -> Iterator[Row]:
             picks.append(rng.choice(chart.chronic))
         if not picks or rng.random() < 0.3:
             picks.append(rng.choice(vocab.ACUTE_CONDITIONS))
-        recorded = iso_date(visit.start)
-        for condition in dict.fromkeys(picks):
-            code, tokens = _code(condition, False)
-            status = "active" if rng.random() < 0.2 else ""  # usually absent on encounter diagnoses
-            line = _DIAGNOSIS.render(
-                {
-                    "id": js(chart.ids.long_form(Kind.CONDITION, chart.index, number)),
-                    "clinical": member("clinicalStatus", _CLINICAL[status]) if status else "",
-                    "code": code,
-                    "subject": chart.subject,
-                    "encounter": visit.reference,
-                    "recorded": js(recorded),
-                }
-            )
+        for rank, condition in enumerate(dict.fromkeys(picks), start=1):
+            status = "active" if rng.random() < 0.2 else ""
+            condition_id = chart.ids.long_form(Kind.CONDITION, chart.index, number)
+            diagnoses.append(VisitDiagnosis(condition_id, visit, condition, status, rank))
             number += 1
-            yield Row(line, status, recorded, DIAGNOSIS_TOKENS, tokens)
+    chart.memo["diagnoses"] = diagnoses
+    return diagnoses
+
+
+def _diagnoses(chart: Chart) -> Iterator[Row]:
+    for diagnosis in visit_diagnoses(chart):
+        code, tokens = _code(diagnosis.condition, False)
+        recorded = iso_date(diagnosis.visit.start)
+        status = diagnosis.status
+        line = _DIAGNOSIS.render(
+            {
+                "id": js(diagnosis.id),
+                "clinical": member("clinicalStatus", _CLINICAL[status]) if status else "",
+                "code": code,
+                "subject": chart.subject,
+                "encounter": diagnosis.visit.reference,
+                "recorded": js(recorded),
+            }
+        )
+        yield Row(line, status, recorded, DIAGNOSIS_TOKENS, tokens)
 
 
 def conditions(chart: Chart) -> Iterator[Row]:

@@ -12,6 +12,7 @@ from functools import cache
 
 from epic_assets.emulator.synthetic import vocab
 from epic_assets.emulator.synthetic.chart import Chart, Stream, Visit, instant
+from epic_assets.emulator.synthetic.conditions import visit_diagnoses
 from epic_assets.emulator.synthetic.rows import Row, Token
 from epic_assets.emulator.synthetic.template import Template, jd, js, member, optional, slot
 
@@ -63,6 +64,7 @@ def _template(kind: vocab.EncounterKind, planned: bool) -> Template:
             "participant": slot("participant"),
             "period": slot("period"),
             optional("reason"): None,
+            optional("diagnosis"): None,
             optional("account"): None,
             optional("hospitalization"): None,
             "location": slot("location"),
@@ -198,8 +200,22 @@ def _hospitalization(rng: random.Random, visit: Visit) -> str:
     return _hospitalization_member(admit, discharge)
 
 
+def _diagnosis_members(chart: Chart) -> dict[int, str]:
+    """Visit index -> the ``diagnosis`` member listing that visit's encounter-diagnosis Conditions."""
+    by_visit: dict[int, list[dict]] = {}
+    for diagnosis in visit_diagnoses(chart):
+        by_visit.setdefault(diagnosis.visit.index, []).append(
+            {
+                "condition": {"reference": f"Condition/{diagnosis.id}", "display": diagnosis.condition.text},
+                "rank": diagnosis.rank,
+            }
+        )
+    return {index: member("diagnosis", jd(entries)) for index, entries in by_visit.items()}
+
+
 def encounters(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.ENCOUNTER_DETAILS)
+    diagnoses = _diagnosis_members(chart)
     subject = chart.subject
     for visit in chart.visits:
         kind = visit.kind
@@ -232,6 +248,7 @@ def encounters(chart: Chart) -> Iterator[Row]:
                 "reason": _reason(rng.choice(vocab.VISIT_REASONS))
                 if rng.random() < _REASON_CHANCE.get(kind.name, 0.0)
                 else "",
+                "diagnosis": diagnoses.get(visit.index, ""),
                 "account": account,
                 "hospitalization": _hospitalization(rng, visit),
                 "location": _locations(visit.location, kind.name == "Surgery Admit"),
