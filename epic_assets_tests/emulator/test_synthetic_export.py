@@ -301,3 +301,47 @@ def test_output_does_not_depend_on_the_process_or_its_hash_seed(tmp_path: Path) 
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, cwd=REPO_ROOT, timeout=120)
         assert {path.name: path.read_bytes() for path in out.iterdir()} == _files(here)
+
+
+# ---------------------------------------------------------------- site profiles
+
+SANDBOX_OIDS = b"1.2.840.114350.1.13.0.1.7."
+
+
+def test_the_default_site_is_epics_sandbox(tmp_path: Path) -> None:
+    default = synthetic.write_export(ALL, 3, 2, tmp_path / "default")
+    explicit = synthetic.write_export(ALL, 3, 2, tmp_path / "explicit", site=synthetic.SANDBOX)
+    assert _files(default) == _files(explicit)
+    patient = _lines(default["Patient"])[0]
+    assert "EPI" in [identifier["type"]["text"] for identifier in patient["identifier"]]
+
+
+def test_another_customer_gets_its_own_oid_root_and_mrn_label(tmp_path: Path) -> None:
+    site = synthetic.Site.customer(861, 1, mrn_label="MRN")
+    written = synthetic.write_export(ALL, 4, 2, tmp_path / "site", site=site)
+    sandbox = synthetic.write_export(ALL, 4, 2, tmp_path / "sandbox")
+    raw = b"".join(_files(written).values())
+    assert SANDBOX_OIDS not in raw and b"1.2.840.114350.1.13.861.1.7." in raw
+    # Only the site-specific parts differ: same resources, same ids, same Epic-wide OIDs.
+    assert raw.replace(b"1.2.840.114350.1.13.861.1.7.", SANDBOX_OIDS).replace(
+        b'"type":{"text":"MRN"}', b'"type":{"text":"EPI"}'
+    ) == b"".join(_files(sandbox).values())
+    mrn = next(i for i in _lines(written["Patient"])[0]["identifier"] if i["type"]["text"] == "MRN")
+    assert mrn["system"] == "urn:oid:1.2.840.114350.1.13.861.1.7.5.737384.14"
+
+
+def test_filters_may_name_the_sites_own_code_systems() -> None:
+    site = synthetic.Site.customer(861, 1)
+    own = list(
+        synthetic.iter_resources(
+            "Observation", 30, 2, type_filters=["code=urn:oid:1.2.840.114350.1.13.861.1.7.2.768282|1558024"], site=site
+        )
+    )
+    assert own and all(obs["code"]["text"] == "Hemoglobin A1C" for obs in own)
+    assert own == list(synthetic.iter_resources("Observation", 30, 2, type_filters=["code=4548-4"], site=site))
+
+
+@pytest.mark.parametrize(("root", "label"), [("1.2.x", "MRN"), ("1.2.840", 'M"RN'), ("1.2.840", "")])
+def test_malformed_sites_are_rejected(root: str, label: str) -> None:
+    with pytest.raises(ValueError):
+        synthetic.Site(root, label)

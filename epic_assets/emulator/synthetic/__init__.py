@@ -7,6 +7,7 @@ Public API (the emulator server codes against exactly this):
 - :func:`iter_resources` — one type's resources as dicts, in export order.
 - :func:`write_export` — stream NDJSON files split at ``max_per_file`` resources, with ``_typeFilter``.
 - :func:`render_binary` — the HTML/RTF body behind a DocumentReference's ``Binary/<id>``.
+- :class:`Site` — another Epic customer's OID root and MRN label (default :data:`SANDBOX`).
 - :func:`check_type_filters` — validate ``_typeFilter`` up front (e.g. at kick-off) with the errors
   :func:`write_export` would raise later.
 
@@ -30,9 +31,12 @@ from epic_assets.emulator.synthetic.export import (
     write_export,
 )
 from epic_assets.emulator.synthetic.filters import compile_filters
+from epic_assets.emulator.synthetic.site import SANDBOX, Site
 
 __all__ = [
+    "SANDBOX",
     "SUPPORTED_TYPES",
+    "Site",
     "check_type_filters",
     "group_patient_ids",
     "iter_resources",
@@ -48,13 +52,20 @@ def group_patient_ids(patients: int, seed: int) -> list[str]:
 
 
 def iter_resources(
-    resource_type: str, patients: int, seed: int, type_filters: Sequence[str] | None = None
+    resource_type: str,
+    patients: int,
+    seed: int,
+    type_filters: Sequence[str] | None = None,
+    site: Site = SANDBOX,
 ) -> Iterator[dict]:
     """One type's resources as dicts, in the same order :func:`write_export` writes them."""
     resolved = resolve_type(resource_type)
+    if type_filters and not isinstance(type_filters, str):
+        type_filters = [site.to_sandbox(query) for query in type_filters]
     predicate = compile_filters(resolved, type_filters) if type_filters else None
+    rewrite = site.rewriter(resolved)
     for row in iter_rows(resolved, patients, seed, predicate):
-        yield json.loads(row.line)
+        yield json.loads(row.line if rewrite is None else rewrite(row.line))
 
 
 def check_type_filters(types: Sequence[str], type_filters: Mapping[str, Sequence[str]] | None) -> None:

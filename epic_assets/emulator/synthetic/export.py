@@ -24,6 +24,7 @@ from epic_assets.emulator.synthetic.patients import patients as patient_rows
 from epic_assets.emulator.synthetic.procedures import procedures
 from epic_assets.emulator.synthetic.reports import diagnostic_reports
 from epic_assets.emulator.synthetic.rows import Row
+from epic_assets.emulator.synthetic.site import SANDBOX, Site
 
 Builder = Callable[[Chart], Iterator[Row]]
 
@@ -144,7 +145,13 @@ def write_export(
     out_dir: Path,
     max_per_file: int = 3000,
     type_filters: Mapping[str, Sequence[str]] | None = None,
+    site: Site = SANDBOX,
 ) -> dict[str, list[Path]]:
+    """Write ``types`` for ``patients`` patients as NDJSON files of at most ``max_per_file`` lines.
+
+    Returns each type's files in order (an empty list when nothing matched its filters). ``site``
+    renders another Epic customer's OIDs and MRN label; filters may use that site's systems.
+    """
     if isinstance(types, str):
         raise TypeError("types is a sequence of type names, not a single string")
     resolved = list(dict.fromkeys(resolve_type(name) for name in types))
@@ -153,19 +160,23 @@ def write_export(
     check_counts(patients, seed)
     if isinstance(max_per_file, bool) or not isinstance(max_per_file, int) or max_per_file < 1:
         raise ValueError(f"max_per_file must be a positive integer, got {max_per_file!r}")
+    if type_filters and not site.is_sandbox:
+        type_filters = {name: [site.to_sandbox(query) for query in queries] for name, queries in type_filters.items()}
     predicates = compile_type_filters(resolved, type_filters)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = {name: _SplitWriter(out_dir, name, max_per_file) for name in resolved}
-    plan = [(BUILDERS[name], writers[name].write, predicates.get(name)) for name in resolved]
+    plan = [(BUILDERS[name], writers[name].write, predicates.get(name), site.rewriter(name)) for name in resolved]
     try:
         for index in range(patients):
             chart = build_chart(seed, index)
-            for builder, write, predicate in plan:
+            for builder, write, predicate, rewrite in plan:
                 if predicate is None:
                     lines = [row.line for row in builder(chart)]
                 else:
                     lines = [row.line for row in builder(chart) if predicate(row)]
+                if rewrite is not None:
+                    lines = [rewrite(line) for line in lines]
                 if lines:
                     write(lines)
     except BaseException:
