@@ -175,6 +175,13 @@ def test_a_few_lab_components_were_not_performed_and_carry_a_reason_instead_of_a
     assert cancelled == absent
 
 
+def test_a_few_vital_signs_were_entered_in_error(data: dict[str, list[dict]]) -> None:
+    vitals = [obs for obs in data["Observation"] if obs["category"][0]["coding"][0]["code"] == "vital-signs"]
+    struck = [obs for obs in vitals if obs["status"] == "entered-in-error"]
+    assert 0 < len(struck) < len(vitals) / 50
+    assert {obs["status"] for obs in vitals} == {"final", "entered-in-error"}
+
+
 def test_results_below_the_reporting_limit_use_a_comparator() -> None:
     tsh = list(synthetic.iter_resources("Observation", 400, SEED, type_filters=["code=http://loinc.org|3016-3"]))
     below = [obs for obs in tsh if "comparator" in obs.get("valueQuantity", {})]

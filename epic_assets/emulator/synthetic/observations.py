@@ -69,7 +69,7 @@ def _vital_template(vital: vocab.Vital) -> Template:
         "resourceType": "Observation",
         "id": slot("id"),
         "extension": extension,
-        "status": "final",
+        "status": slot("status"),
         "category": [_VITAL_CATEGORY],
         "code": concept(vital.codings, vital.text),
         "subject": slot("subject"),
@@ -198,6 +198,9 @@ def _chosen_vitals(rng: random.Random, first_set: bool, first_visit: bool) -> li
     return chosen
 
 
+_STATUS_JSON = {status: js(status) for status in ("final", "entered-in-error")}
+
+
 def _vitals(chart: Chart) -> Iterator[Row]:
     rng = chart.rng(Stream.VITALS)
     body = _body(chart, rng)
@@ -233,8 +236,11 @@ def _vitals(chart: Chart) -> Iterator[Row]:
                     else js(instant(taken + offset + rng.randrange(600, DAY + 3600))),
                     **_READINGS[key](rng, now),
                 }
+                # Now and then a reading was charted on the wrong patient or row and struck out.
+                status = "final" if rng.random() >= 0.004 else "entered-in-error"
+                values["status"] = _STATUS_JSON[status]
                 item += 1
-                yield Row(_VITAL_TEMPLATES[key].render(values), "final", effective, VITAL_TOKENS, _VITAL_CODES[key])
+                yield Row(_VITAL_TEMPLATES[key].render(values), status, effective, VITAL_TOKENS, _VITAL_CODES[key])
 
 
 # ---------------------------------------------------------------- laboratory
