@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     per_patient = _resources_per_patient(args.seed)
-    patients = max(1, math.ceil(args.resources * 1.01 / per_patient))  # aim slightly over, never under
+    patients = max(1, math.ceil(args.resources * 1.02 / per_patient))  # aim slightly over rather than under
     rss_before = _peak_rss_mb()
     with tempfile.TemporaryDirectory(prefix="bench-generation-") as temp:
         directory = Path(temp)
