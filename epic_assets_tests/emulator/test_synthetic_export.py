@@ -141,7 +141,9 @@ def test_unknown_types_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Binary"):
         synthetic.write_export(["Patient", "Binary"], 1, 1, tmp_path)
     with pytest.raises(ValueError, match="Specimen"):
-        list(synthetic.iter_resources("Specimen", 1, 1))
+        synthetic.iter_resources("Specimen", 1, 1)  # at the call, before any iteration
+    with pytest.raises(ValueError, match="'bogus'"):
+        synthetic.iter_resources("Observation", 1, 1, type_filters=["bogus=1"])
 
 
 def test_type_names_are_case_insensitive_like_epics_type_parameter(tmp_path: Path) -> None:

@@ -58,14 +58,18 @@ def iter_resources(
     type_filters: Sequence[str] | None = None,
     site: Site = SANDBOX,
 ) -> Iterator[dict]:
-    """One type's resources as dicts, in the same order :func:`write_export` writes them."""
+    """One type's resources as dicts, in the same order :func:`write_export` writes them.
+
+    Arguments are checked at the call, not at the first ``next()``: a bad type or filter fails early.
+    """
     resolved = resolve_type(resource_type)
+    check_counts(patients, seed)
     if type_filters and not isinstance(type_filters, str):
         type_filters = [site.to_sandbox(query) for query in type_filters]
     predicate = compile_filters(resolved, type_filters) if type_filters else None
     rewrite = site.rewriter(resolved)
-    for row in iter_rows(resolved, patients, seed, predicate):
-        yield json.loads(row.line if rewrite is None else rewrite(row.line))
+    rows = iter_rows(resolved, patients, seed, predicate)
+    return (json.loads(row.line if rewrite is None else rewrite(row.line)) for row in rows)
 
 
 def check_type_filters(types: Sequence[str], type_filters: Mapping[str, Sequence[str]] | None) -> None:
