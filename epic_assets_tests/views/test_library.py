@@ -146,8 +146,13 @@ def test_every_shipped_view_compiles_to_its_declared_columns(view: dict[str, Any
     assert compiled.name == view["name"]
     assert compiled.resource == view["resource"]
     declared = [column["name"] for column in all_columns(view)]
-    compiled_names = [getattr(column, "name", column) for column in compiled.columns]
-    assert compiled_names == declared
+    compiled_types = dict(compiled.columns)
+    assert [name for name, _ in compiled.columns] == declared
+    for name, sql_type in compiled_types.items():
+        if name.endswith("_at") and f"{name[:-3]}" in compiled_types:
+            assert sql_type in {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}, f"{name} is {sql_type}"
+        if name.endswith("_on") and f"{name[:-3]}" in compiled_types:
+            assert sql_type == "DATE", f"{name} is {sql_type}"
 
 
 def test_mrn_system_is_a_constant_a_site_can_override() -> None:
