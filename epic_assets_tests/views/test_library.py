@@ -111,6 +111,9 @@ def test_every_table_carries_the_resource_key_and_joins_to_patient(view: dict[st
     if view["resource"] != "Patient":
         patient = next(column for column in all_columns(view) if column["name"] == "patient_id")
         assert "getReferenceKey(Patient)" in patient["path"]
+    if view["resource"] not in ("Patient", "Encounter"):
+        encounter = next(column for column in all_columns(view) if column["name"] == "encounter_id")
+        assert "getReferenceKey(Encounter)" in encounter["path"]
 
 
 def test_codes_are_never_chosen_by_position(view: dict[str, Any]) -> None:

@@ -91,19 +91,20 @@ def test_observation_and_its_children_join_to_patient_and_encounter(synthea: Vie
         assert row["patient_id"] in patients, f"observation {resource['id']} does not join to patient"
         if row["encounter_id"] is not None:
             assert row["encounter_id"] in encounters
-    for table in (
-        "vital_signs",
-        "lab_results",
-        "observation_component",
-        "condition",
-        "procedure",
-        "medication_request",
-        "immunization",
-        "diagnostic_report",
-        "encounter",
-    ):
-        orphans = [row for row in synthea.rows(table) if row["patient_id"] not in patients]
+    joined_tables = [
+        "vital_signs", "lab_results", "observation_component", "observation_category", "condition", "procedure",
+        "medication_request", "immunization", "diagnostic_report", "diagnostic_report_result", "encounter",
+        "allergy_intolerance", "allergy_intolerance_reaction",
+    ]  # fmt: skip
+    for table in joined_tables:
+        rows = synthea.rows(table)
+        orphans = [row for row in rows if row["patient_id"] not in patients]
         assert not orphans, f"{table}: {len(orphans)} rows do not join to patient"
+        if table != "encounter":
+            dangling = [
+                row for row in rows if row["encounter_id"] is not None and row["encounter_id"] not in encounters
+            ]
+            assert not dangling, f"{table}: {len(dangling)} rows name an encounter that is not in encounter"
 
 
 def test_report_results_link_to_observations_or_keep_the_unresolved_reference(synthea: ViewRunner) -> None:
@@ -216,3 +217,41 @@ def test_mrn_falls_back_to_the_v2_mr_identifier(synthea: ViewRunner) -> None:
             if any(coding.get("code") == "MR" for coding in identifier.get("type", {}).get("coding", []))
         ]  # fmt: skip
         assert patients[resource["id"]]["mrn"] == (mrns[0] if mrns else None)
+
+
+def pick_by_priority(concept: dict | None, priority: list[str]) -> dict | None:
+    """The coding a view should choose: first of the most preferred system present, else the first coding."""
+    codings = (concept or {}).get("coding", [])
+    for system in priority:
+        for coding in codings:
+            if coding.get("system") == system:
+                return coding
+    return codings[0] if codings else None
+
+
+# table -> (resource type, CodeableConcept element, code column, system priority)
+CODE_PRIORITIES = {
+    "condition": ("Condition", "code", "code", ["http://snomed.info/sct", "http://hl7.org/fhir/sid/icd-10-cm"]),
+    "procedure": ("Procedure", "code", "code", ["http://snomed.info/sct", "http://www.ama-assn.org/go/cpt"]),
+    "immunization": ("Immunization", "vaccineCode", "vaccine_code", ["http://hl7.org/fhir/sid/cvx"]),
+    "medication_request": (
+        "MedicationRequest",
+        "medicationCodeableConcept",
+        "medication_code",
+        ["http://www.nlm.nih.gov/research/umls/rxnorm"],
+    ),
+    "diagnostic_report": ("DiagnosticReport", "code", "code", [LOINC, "http://snomed.info/sct"]),
+    "allergy_intolerance": ("AllergyIntolerance", "code", "code", ["http://snomed.info/sct"]),
+}
+
+
+@pytest.mark.parametrize("table", sorted(CODE_PRIORITIES))
+def test_codes_follow_the_system_priority(synthea: ViewRunner, table: str) -> None:
+    resource_type, element, column, priority = CODE_PRIORITIES[table]
+    rows = by_id(synthea.rows(table))
+    for resource in present(synthea, resource_type):
+        expected = pick_by_priority(resource.get(element), priority)
+        row = rows[resource["id"]]
+        assert row[column] == (expected or {}).get("code"), resource["id"]
+        system_column = "code_system" if column == "code" else column.replace("_code", "_system")
+        assert row[system_column] == (expected or {}).get("system")
