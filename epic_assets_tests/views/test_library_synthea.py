@@ -110,18 +110,23 @@ def test_observation_and_its_children_join_to_patient_and_encounter(synthea: Vie
             assert not dangling, f"{table}: {len(dangling)} rows name an encounter that is not in encounter"
 
 
-def test_report_results_link_to_observations_or_keep_the_unresolved_reference(synthea: ViewRunner) -> None:
+def test_report_results_link_to_observations_in_both_reference_forms(synthea: ViewRunner) -> None:
     reports = present(synthea, "DiagnosticReport")
     observations = by_id(synthea.rows("observation"))
     rows = group_by(synthea.rows("diagnostic_report_result"), "diagnostic_report_id")
+    forms = set()
     for report in reports:
-        for result, row in zip(
-            report.get("result", []), sorted(rows.get(report["id"], []), key=lambda r: r["result_index"]), strict=True
-        ):
-            assert row["reference"] == result["reference"]
-            assert row["observation_id"] == reference_id(result, "Observation")
-            if row["observation_id"] is not None:
-                assert row["observation_id"] in observations
+        ordered = sorted(rows.get(report["id"], []), key=lambda r: r["result_index"])
+        for result, row in zip(report.get("result", []), ordered, strict=True):
+            text = result["reference"]
+            forms.add(text.split(":", 1)[0] if text.startswith("urn:") else "relative")
+            expected = (
+                text.removeprefix("urn:uuid:") if text.startswith("urn:uuid:") else reference_id(result, "Observation")
+            )
+            assert row["reference"] == text
+            assert row["observation_id"] == expected
+            assert row["observation_id"] in observations, f"{report['id']} result {text} does not join"
+    assert "relative" in forms
 
 
 def test_vital_signs_rows_are_values_and_components(synthea: ViewRunner) -> None:
