@@ -34,7 +34,7 @@ from epic_assets.views.temporal import ansi_cast
 
 # How deep ``repeat`` follows a recursive element. Deeper data raises a query error rather than being
 # silently cut (Questionnaire items nested this deep are not seen in practice).
-REPEAT_MAX_DEPTH = 12
+REPEAT_MAX_DEPTH = 32
 _MAX_COMPILE_PASSES = 6
 
 
@@ -232,35 +232,49 @@ class _Compiler:
         """All nodes reached by following ``paths`` recursively, depth first, parents before children.
 
         Recursive elements cannot be a static STRUCT, so the first step is held as JSON (requested from
-        the schema; the compile reruns once if that changes it) and deeper levels navigate JSON.
+        the schema; the compile reruns once if that changes it) and deeper levels navigate JSON. The walk
+        is breadth first, one level per step, each node tagged with its index path; sorting by that path
+        gives depth-first pre-order. Steps are chained through single-element lists acting as ``let``,
+        which keeps both the SQL text and DuckDB's binding time linear in the depth.
         """
-        first_level = [self.t.translate(p, scope, f"{where}[{k}]") for k, p in enumerate(paths)]
+        t = self.t
+        first_level = [t.translate(p, scope, f"{where}[{k}]") for k, p in enumerate(paths)]
         for expr in first_level:
             if not expr.json:
-                self.t.json_requests.update(node.path for node in expr.nodes)
+                t.json_requests.update(node.path for node in expr.nodes)
         fhir_type = next((e.fhir_type for e in first_level if e.fhir_type is not None), None)
 
-        def children(items: list[Expr]) -> str:
-            lists = [self.t.as_list(self.t.as_json(e)) for e in items]
+        def tagged(items: list[Expr], parent_key: str | None) -> str:
+            lists = []
+            for k, item in enumerate(items):
+                c, i = t.fresh("c"), t.fresh("i")
+                key = f"[{k}, {i}]" if parent_key is None else f"list_concat({parent_key}, [{k}, {i}])"
+                node_list = f"coalesce({t.as_list(t.as_json(item))}, [])"
+                lists.append(f"list_transform({node_list}, lambda {c}, {i}: struct_pack(k := {key}, n := {c}))")
             sql = lists[0]
             for other in lists[1:]:
                 sql = f"list_concat({sql}, {other})"
             return sql
 
-        def level(focus_var: str, depth: int) -> str:
-            focus = Expr(focus_var, False, fhir_type, (), True)
-            items = [self.t.translate(p, Scope(focus, scope.row_index), f"{where}[{k}]") for k, p in enumerate(paths)]
-            kids = children(items)
-            if depth == 0:
-                message = quote_sql_literal(f"{where}: data nested deeper than {REPEAT_MAX_DEPTH} levels")
-                return f"(CASE WHEN coalesce(len({kids}), 0) > 0 THEN error({message}) ELSE CAST([] AS JSON[]) END)"
-            c = self.t.fresh("c")
-            return f"flatten(list_transform({kids}, lambda {c}: list_concat([{c}], {level(c, depth - 1)})))"
+        def step(frontier: str) -> str:
+            e = t.fresh("e")
+            focus = Expr(f"{e}.n", False, fhir_type, (), True)
+            items = [t.translate(p, Scope(focus, scope.row_index), f"{where}[{k}]") for k, p in enumerate(paths)]
+            return f"flatten(list_transform({frontier}, lambda {e}: {tagged(items, f'{e}.k')}))"
 
-        top = children(first_level)
-        c = self.t.fresh("c")
-        sql = f"flatten(list_transform({top}, lambda {c}: list_concat([{c}], {level(c, REPEAT_MAX_DEPTH - 1)})))"
-        return Expr(sql, True, fhir_type, (), True)
+        top = tagged(first_level, None)
+        state = f"struct_pack(f := {top}, a := {top})"
+        for _ in range(REPEAT_MAX_DEPTH):
+            s, g = t.fresh("s"), t.fresh("g")
+            grown = f"struct_pack(f := {g}, a := list_concat({s}.a, {g}))"
+            advanced = f"list_transform([{step(f'{s}.f')}], lambda {g}: {grown})[1]"
+            state = f"list_transform([{state}], lambda {s}: {advanced})[1]"
+        s = t.fresh("s")
+        message = quote_sql_literal(f"{where}: data nested deeper than {REPEAT_MAX_DEPTH} levels")
+        finished = f"(CASE WHEN coalesce(len({s}.f), 0) > 0 THEN error({message}) ELSE {s}.a END)"
+        ordered = f"list_sort(list_transform([{state}], lambda {s}: {finished})[1])"
+        n = t.fresh("n")
+        return Expr(f"list_transform({ordered}, lambda {n}: {n}.n)", True, fhir_type, (), True)
 
     def finish(self, rows: _Rows, condition: str) -> str:
         root_fields = ", ".join(f"{quote_identifier(k)} := {quote_identifier(k)}" for k in self.schema.children)
