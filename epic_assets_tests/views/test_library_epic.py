@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from epic_assets.views.library import load_view_json
 from epic_assets_tests.views.test_library_support import (
     ViewRunner,
     as_utc,
@@ -181,9 +182,7 @@ def test_padded_internal_identifier_is_kept_raw_and_trimmed(epic: ViewRunner, ep
 
 def test_mrn_uses_the_configured_system(epic: ViewRunner, epic_samples: Path) -> None:
     patient = sample(epic_samples, "Patient.sandbox.erXuFYUfucBZaryVksYEcMg3.json")
-    shipped_system = json.loads(
-        (Path(__file__).resolve().parents[2] / "epic_assets/views/library/patient.json").read_text()
-    )["constant"][0]["valueString"]
+    shipped_system = load_view_json("patient")["constant"][0]["valueString"]
     default = next(i["value"] for i in patient["identifier"] if i["system"] == shipped_system)
     assert by_id(epic.rows("patient"))[patient["id"]]["mrn"] == default
     login = next(i for i in patient["identifier"] if i["type"]["text"] == "MYCHARTLOGIN")
