@@ -94,13 +94,14 @@ class _Compiler:
         constants = {c.name: constant_expr(c.fhir_type, c.value) for c in view.constants}
         self.t = Translator(root, constants, self.root_token)
         self.root = root
+        self.type_filter = f"{quote_identifier('resourceType')} = {quote_sql_literal(view.resource)}"
 
     # ------------------------------------------------------------------ selects
     def build(self) -> tuple[_Rows, str]:
         scope = Scope(self.root, "CAST(0 AS BIGINT)")
         parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
         rows = self.product(parts, "select")
-        conditions = [f"{quote_identifier('resourceType')} = {quote_sql_literal(self.view.resource)}"]
+        conditions = [self.type_filter]
         for k, path in enumerate(self.view.where):
             where = f"where[{k}].path"
             expr = self.t.translate(path, scope, where)
@@ -279,6 +280,9 @@ class _Compiler:
     def finish(self, rows: _Rows, condition: str) -> str:
         root_fields = ", ".join(f"{quote_identifier(k)} := {quote_identifier(k)}" for k in self.schema.children)
         relation = f"({_RELATION_PLACEHOLDER}) AS _resource"
+        if self.t.hoisted:
+            shared = ", ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
+            relation = f"(SELECT *, {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
         if rows.single is not None:
             projections = ", ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
             sql = f"SELECT {projections}\nFROM {relation}\nWHERE {condition}"

@@ -19,7 +19,7 @@ from epic_assets.views import fhir_model, fhirpath
 from epic_assets.views.errors import ViewDefinitionError
 from epic_assets.views.schema import SchemaNode, quote_identifier
 
-_SIMPLE_SQL = re.compile(r'[A-Za-z_][A-Za-z0-9_]*|"[^"]+"')
+_LAMBDA_VARIABLE = re.compile(r"_[a-z]+[0-9]+")
 _BOOLEAN_TYPES = {"boolean", None}
 _NUMERIC_TYPES = {"integer", "decimal", "positiveInt", "unsignedInt", "integer64"}
 _INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
@@ -81,6 +81,8 @@ class Translator:
         self.root_struct_token = root_struct_token
         self._counter = itertools.count(1)
         self.json_requests: set[tuple[str, ...]] = set()
+        # Resource-level subexpressions computed once per row in an inner projection (see call()).
+        self.hoisted: dict[fhirpath.Node, tuple[str, Expr]] = {}
 
     def fresh(self, prefix: str = "x") -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -167,7 +169,7 @@ class Translator:
             return self._normalise_unknown(Expr(sql, many, fhir_type, nodes, child_json), fhir_type)
 
         def access(v: str) -> str:
-            if _SIMPLE_SQL.fullmatch(v):
+            if _LAMBDA_VARIABLE.fullmatch(v):
                 return f"{v}.{quote_identifier(name)}"
             return f"struct_extract({v}, {quote_sql_literal(name)})"
 
@@ -366,11 +368,23 @@ class Translator:
     def call(self, node: fhirpath.Call, scope: Scope, where: str) -> Value:
         from epic_assets.views import functions  # the function table imports this module
 
-        base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
         handler = functions.FUNCTIONS.get(node.name)
         if handler is None:
             raise ViewDefinitionError(f"{where}: unknown function '{node.name}'")
-        return handler(self, base, node.args, scope, where)
+        hoistable = node.name == "first" and scope.focus.is_root and _selects_by_condition(node.base)
+        if hoistable and node in self.hoisted:
+            return self.hoisted[node][1]
+        base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
+        result = handler(self, base, node.args, scope, where)
+        if hoistable and isinstance(result, Expr) and not result.many:
+            # Library views pick one coding by system priority and then read .code, .system and
+            # .display from it: computing the choice once per row instead of once per column is the
+            # single largest saving on wide views. Keyed by syntax, so equal paths share one column.
+            alias = f"_shared{len(self.hoisted) + 1}"
+            hoisted = derive(result, sql=quote_identifier(alias))
+            self.hoisted[node] = (result.sql, hoisted)
+            return hoisted
+        return result
 
     def with_item_scope(self, base: Expr, scope: Scope) -> tuple[str, Scope]:
         """A lambda variable over the items of ``base`` and the scope that makes it ``$this``."""
@@ -387,6 +401,17 @@ class Translator:
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql
         return Expr(f"(CASE WHEN {condition} THEN {value_sql} END)", False, base.fhir_type, base.nodes, base.json)
+
+
+def _selects_by_condition(node: fhirpath.Node | None) -> bool:
+    """Whether a path filters or unions collections (worth computing once when used repeatedly)."""
+    if isinstance(node, fhirpath.Binary):
+        return node.op == "|" or _selects_by_condition(node.left) or _selects_by_condition(node.right)
+    if isinstance(node, fhirpath.Call):
+        return node.name == "where" or _selects_by_condition(node.base)
+    if isinstance(node, (fhirpath.Member, fhirpath.Index)):
+        return _selects_by_condition(node.base)
+    return False
 
 
 def exists(translator: Translator, e: Expr) -> Expr:

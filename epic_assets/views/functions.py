@@ -195,7 +195,11 @@ def _reference_key(t: Translator, base: Value, args: Args, scope: Scope, where: 
         if expected is None:
             return f"coalesce(nullif({literal_id}, ''), {uuid})"
         type_matches = f"regexp_extract({ref}, {_REFERENCE}, 1) = {quote_sql_literal(expected)}"
-        return f"(CASE WHEN {type_matches} THEN {literal_id} END)"
+        # Fast path for the usual relative 'Type/id' (no regular expression per row).
+        prefix = quote_sql_literal(expected + "/")
+        rest = f"substr({ref}, {len(expected) + 2})"
+        relative = f"starts_with({ref}, {prefix}) AND strpos({rest}, '/') = 0 AND {rest} <> ''"
+        return f"(CASE WHEN {relative} THEN {rest} WHEN {type_matches} THEN {literal_id} END)"
 
     if reference.many:
         v, w = t.fresh(), t.fresh()
