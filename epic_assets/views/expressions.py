@@ -150,6 +150,11 @@ class Translator:
 
     # ----------------------------------------------------------------- navigation
     def member(self, base: Expr, name: str, where: str) -> Value:
+        if fhir_model.is_primitive(base.fhir_type) and not base.json:
+            raise ViewDefinitionError(
+                f"{where}: cannot read '{name}' of a {base.fhir_type} value (extensions on primitive elements, "
+                "held in '_element' siblings, are not supported)"
+            )
         definition = fhir_model.element(base.fhir_type, name) if base.fhir_type else None
         if definition is not None and definition.is_choice:
             return Choice(base, name, definition.types)
@@ -307,7 +312,8 @@ class Translator:
             element, collection = (left, right) if op == "in" else (right, left)
             element = self.singleton(self.to_text(element), where)
             collection = self.to_text(collection)
-            return Expr(f"list_contains({self.as_list(collection)}, {element.sql})", False, "boolean")
+            found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
+            return Expr(f"(CASE WHEN {element.sql} IS NOT NULL THEN {found} END)", False, "boolean")
         left = self.singleton(self.to_text(left), where)
         right = self.singleton(self.to_text(right), where)
         if op in {"and", "or"}:

@@ -44,6 +44,19 @@ def _base(t: Translator, base: Value, where: str) -> Expr:
     return t.resolve(base, where)
 
 
+# A choice element with at most this many types can be tested for presence as a whole
+# (``value.exists()``); open types (Extension.value[x], ~50 types) must name one with ofType().
+_MAX_CHOICE_PRESENCE_TYPES = 16
+
+
+def _present(t: Translator, base: Value, where: str) -> Expr:
+    """exists() of a value, or of any typed variant of a choice element."""
+    if isinstance(base, Choice) and len(base.types) <= _MAX_CHOICE_PRESENCE_TYPES:
+        tests = [exists(t, t.of_type(base, type_name, where)).sql for type_name in base.types]
+        return Expr(f"({' OR '.join(tests)})", False, "boolean")
+    return exists(t, _base(t, base, where))
+
+
 @_function("ofType", (1,))
 def _of_type(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     return t.of_type(base, type_name_of(args[0], where), where)
@@ -56,15 +69,14 @@ def _where(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> 
 
 @_function("exists", (0, 1))
 def _exists(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
-    e = _base(t, base, where)
-    if args:
-        e = t.filter(e, args[0], scope, where)
-    return exists(t, e)
+    if not args:
+        return _present(t, base, where)
+    return exists(t, t.filter(_base(t, base, where), args[0], scope, where))
 
 
 @_function("empty")
 def _empty(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
-    return Expr(f"(NOT {exists(t, _base(t, base, where)).sql})", False, "boolean")
+    return Expr(f"(NOT {_present(t, base, where).sql})", False, "boolean")
 
 
 @_function("hasValue")
@@ -255,5 +267,3 @@ def _substring(t: Translator, base: Value, args: Args, scope: Scope, where: str)
     return Expr(f"substr({e.sql}, ({start}) + 1)", False, "string")
 
 
-def is_choice(value: Value) -> bool:
-    return isinstance(value, Choice)

@@ -179,6 +179,31 @@ def test_iif_and_string_functions(tmp_path: Path) -> None:
     assert _rows(view, resources, tmp_path) == [{"kind": "alive", "initial": "S", "emails": 1}]
 
 
+def test_type_operators_membership_and_choice_presence(tmp_path: Path) -> None:
+    view = _view(
+        {"name": "has_value", "path": "value.exists()"},
+        {"name": "is_quantity", "path": "value is Quantity"},
+        {"name": "unit", "path": "(value as Quantity).unit"},
+        {"name": "final_like", "path": "status in ('final' | 'amended')"},
+        {"name": "has_loinc", "path": "code.coding.system contains 'http://loinc.org'"},
+        resource="Observation",
+    )
+    resources = [
+        {"resourceType": "Observation", "id": "q", "status": "final", "valueQuantity": {"value": 1, "unit": "mg"},
+         "code": {"coding": [{"system": "http://loinc.org", "code": "1"}]}},
+        {"resourceType": "Observation", "id": "none", "status": "preliminary", "code": {"text": "x"}},
+    ]
+    assert _rows(view, resources, tmp_path) == [
+        {"has_value": True, "is_quantity": True, "unit": "mg", "final_like": True, "has_loinc": True},
+        {"has_value": False, "is_quantity": False, "unit": None, "final_like": False, "has_loinc": False},
+    ]
+
+
+def test_reading_into_a_primitive_is_rejected_clearly() -> None:
+    with pytest.raises(ViewDefinitionError, match=r"select\[0\]\.column\[0\]\.path: cannot read 'extension' of a date"):
+        compile_view(_view({"name": "x", "path": "birthDate.extension('http://x').value.ofType(string)"}))
+
+
 # ---------------------------------------------------------------------------- typed date companions
 
 
