@@ -228,6 +228,19 @@ def test_ansi_type_tag_types_partial_and_invalid_dates_without_failing(tmp_path:
     assert rows["none"]["d"] is None
 
 
+def test_timestamptz_companions_do_not_depend_on_the_session_time_zone(tmp_path: Path) -> None:
+    column = {"name": "at", "path": "birthDate", "tag": [{"name": "ansi/type", "value": "TIMESTAMPTZ"}]}
+    compiled = compile_view(_view(column))
+    path = _write_ndjson(tmp_path / "p.ndjson", [{"resourceType": "Patient", "id": "p", "birthDate": "2020-05"}])
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    utc = connection.sql(compiled.sql(NdjsonSource([path]))).fetchall()
+    connection.execute("SET TimeZone = 'America/New_York'")
+    new_york = connection.sql(compiled.sql(NdjsonSource([path]))).fetchall()
+    assert utc == new_york
+    assert utc[0][0].isoformat() == "2020-05-01T00:00:00+00:00"
+
+
 def test_timestamp_companion_of_an_instant_with_offset_is_utc(tmp_path: Path) -> None:
     column = {"name": "at", "path": "issued", "tag": [{"name": "ansi/type", "value": "TIMESTAMP"}]}
     rows = _rows(_view(column, resource="Observation"),
