@@ -245,6 +245,13 @@ class Translator:
                 return Expr("NULL", False, type_name)
             concrete = fhir_model.choice_element_name(value.stem, type_name)
             return self._navigate(value.parent, concrete, type_name, False, where)
+        if value.fhir_type == "Resource" and value.json:
+            # contained resources and other polymorphic Resource elements: keep those of the type
+            v = self.fresh()
+            keep = f"json_extract_string({{}}, '$.resourceType') = {quote_sql_literal(type_name)}"
+            if value.many:
+                return Expr(f"list_filter({value.sql}, lambda {v}: {keep.format(v)})", True, type_name, (), True)
+            return Expr(f"(CASE WHEN {keep.format(value.sql)} THEN {value.sql} END)", False, type_name, (), True)
         if value.fhir_type is None or value.fhir_type == type_name:
             return derive(value, fhir_type=type_name) if value.fhir_type is None and not value.json else value
         return Expr("NULL", False, type_name)

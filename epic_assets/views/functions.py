@@ -62,6 +62,34 @@ def _of_type(t: Translator, base: Value, args: Args, scope: Scope, where: str) -
     return t.of_type(base, type_name_of(args[0], where), where)
 
 
+@_function("as", (1,))
+def _as(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    return t.of_type(base, type_name_of(args[0], where), where)
+
+
+@_function("is", (1,))
+def _is(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    return exists(t, t.of_type(base, type_name_of(args[0], where), where))
+
+
+@_function("union", (1,))
+def _union(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    other = t.resolve(t.value(args[0], scope, where), where)
+    return t.union(_base(t, base, where), other, where)
+
+
+@_function("combine", (1,))
+def _combine(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    left = _base(t, base, where)
+    merged = t.union(left, t.resolve(t.value(args[0], scope, where), where), where)
+    # combine keeps duplicates: the concatenation without union's de-duplication
+    lists = [t.as_list(part) for part in merged.union_parts]
+    sql = lists[0]
+    for other in lists[1:]:
+        sql = f"list_concat({sql}, {other})"
+    return derive(merged, sql=sql)
+
+
 @_function("where", (1,))
 def _where(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     return t.filter(_base(t, base, where), args[0], scope, where)

@@ -199,6 +199,31 @@ def test_type_operators_membership_and_choice_presence(tmp_path: Path) -> None:
     ]
 
 
+def test_contained_resources_are_selected_by_type(tmp_path: Path) -> None:
+    view = _view(
+        {"name": "id", "path": "id"},
+        {"name": "medication", "path": "contained.ofType(Medication).code.coding.code.first()"},
+        {"name": "contained_types", "path": "contained.count()"},
+        resource="MedicationRequest",
+    )
+    resources = [{"resourceType": "MedicationRequest", "id": "m", "contained": [
+        {"resourceType": "Organization", "id": "o", "name": "Pharmacy"},
+        {"resourceType": "Medication", "id": "med", "code": {"coding": [{"code": "1049221"}]}},
+    ]}]
+    assert compile_view(view).transform_structure()["contained"] == ["JSON"]
+    assert _rows(view, resources, tmp_path) == [{"id": "m", "medication": "1049221", "contained_types": 2}]
+
+
+def test_union_and_combine_functions(tmp_path: Path) -> None:
+    view = _view(
+        {"name": "u", "path": "name.given.union(name.family)", "collection": True},
+        {"name": "c", "path": "name.given.combine(name.given)", "collection": True},
+    )
+    rows = _rows(view, [{"resourceType": "Patient", "id": "p", "name": [{"family": "F", "given": ["A", "A"]}]}],
+                 tmp_path)
+    assert rows == [{"u": ["A", "F"], "c": ["A", "A", "A", "A"]}]
+
+
 def test_reading_into_a_primitive_is_rejected_clearly() -> None:
     with pytest.raises(ViewDefinitionError, match=r"select\[0\]\.column\[0\]\.path: cannot read 'extension' of a date"):
         compile_view(_view({"name": "x", "path": "birthDate.extension('http://x').value.ofType(string)"}))
