@@ -60,14 +60,18 @@ def _views_dir() -> Path | None:
 def _compile(reference: str) -> CompiledView:
     path = Path(reference)
     if path.suffix == ".json" or path.exists():
-        return compile_view(path)
-    entries = catalog(_views_dir())
-    entry = entries.get(reference)
-    if entry is None:
-        raise ViewDefinitionError(
-            f"{reference}: no such file and no view of that name (available: {', '.join(entries)})"
-        )
-    return compile_view(entry.view)
+        compiled = compile_view(path)
+    else:
+        entries = catalog(_views_dir())
+        entry = entries.get(reference)
+        if entry is None:
+            raise ViewDefinitionError(
+                f"{reference}: no such file and no view of that name (available: {', '.join(entries)})"
+            )
+        compiled = compile_view(entry.view)
+    for warning in compiled.warnings:
+        print(f"epic-assets: warning: {warning}", file=sys.stderr)
+    return compiled
 
 
 def _first_resource_type(path: Path) -> str | None:

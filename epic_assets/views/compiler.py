@@ -59,8 +59,10 @@ class CompiledView:
     name: str
     resource: str
     schema: SchemaNode
-    select_sql: str  # the body, with {relation} standing for the source relation
+    select_sql: str  # the body, with a placeholder standing for the source relation
     columns: list[tuple[str, str]] = field(default_factory=list)
+    # Compile-time notes that do not stop the view, e.g. an element unknown to FHIR R4 (a typo?).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -310,6 +312,7 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
         raise ViewDefinitionError("ViewDefinition: schema did not settle while compiling repeat paths")
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
+    compiled.warnings = list(compiler.t.warnings)
     compiled.columns = _describe(compiled)
     return compiled
 

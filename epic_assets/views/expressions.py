@@ -81,6 +81,8 @@ class Translator:
         self.root_struct_token = root_struct_token
         self._counter = itertools.count(1)
         self.json_requests: set[tuple[str, ...]] = set()
+        # Paths that read elements the shipped definitions do not know (kept as untyped JSON).
+        self.warnings: list[str] = []
         # Resource-level subexpressions computed once per row in an inner projection (see call()).
         self.hoisted: dict[fhirpath.Node, tuple[str, Expr]] = {}
 
@@ -159,6 +161,10 @@ class Translator:
         if definition is not None and definition.is_choice:
             return Choice(base, name, definition.types)
         if definition is None:
+            if base.fhir_type is not None and fhir_model.is_known_type(base.fhir_type):
+                message = f"{where}: '{name}' is not an element of {base.fhir_type} in FHIR R4; read as untyped JSON"
+                if message not in self.warnings:
+                    self.warnings.append(message)
             return self._navigate(base, name, None, False, where)
         return self._navigate(base, name, definition.types[0], definition.many, where)
 

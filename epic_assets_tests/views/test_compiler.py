@@ -122,6 +122,9 @@ def test_unknown_elements_fall_back_to_json_instead_of_failing(tmp_path: Path) -
     rows = _rows(view, [{"resourceType": "Patient", "id": "p", "epicOnlyThing": [{"code": "a"}, {"code": "b"}]}],
                  tmp_path)
     assert rows == [{"id": "p", "x": "a"}]
+    assert compile_view(view).warnings == [
+        "select[0].column[1].path: 'epicOnlyThing' is not an element of Patient in FHIR R4; read as untyped JSON"
+    ]
 
 
 def test_recursive_elements_walked_by_repeat_are_held_as_json() -> None:
