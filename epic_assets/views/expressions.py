@@ -129,9 +129,7 @@ class Translator:
         if not e.many:
             return e
         message = quote_sql_literal(f"{where}: expression returned more than one value")
-        return derive(
-            e, sql=f"(CASE WHEN len({e.sql}) > 1 THEN error({message}) ELSE ({e.sql})[1] END)", many=False
-        )
+        return derive(e, sql=f"(CASE WHEN len({e.sql}) > 1 THEN error({message}) ELSE ({e.sql})[1] END)", many=False)
 
     def to_text(self, e: Expr) -> Expr:
         """A JSON-held value of unknown type, read as text for comparison and output."""
@@ -211,9 +209,7 @@ class Translator:
             return e
         if e.many:
             v = self.fresh()
-            items = (
-                f"CASE WHEN json_type({v}) = 'ARRAY' THEN json_extract({v}, '$[*]') ELSE [{v}] END"
-            )
+            items = f"CASE WHEN json_type({v}) = 'ARRAY' THEN json_extract({v}, '$[*]') ELSE [{v}] END"
             return derive(e, sql=f"flatten(list_transform({e.sql}, lambda {v}: {items}))")
         j = e.sql
         return derive(
@@ -342,8 +338,11 @@ class Translator:
             equal = f"(lower(CAST({left.sql} AS VARCHAR)) = lower(CAST({right.sql} AS VARCHAR)))"
             return Expr(equal if op == "~" else f"(NOT {equal})", False, "boolean")
         if op == "&":
-            return Expr(f"(coalesce(CAST({left.sql} AS VARCHAR), '') || coalesce(CAST({right.sql} AS VARCHAR), ''))",
-                        False, "string")
+            return Expr(
+                f"(coalesce(CAST({left.sql} AS VARCHAR), '') || coalesce(CAST({right.sql} AS VARCHAR), ''))",
+                False,
+                "string",
+            )
         if op == "+" and (left.fhir_type in _STRING_TYPES or right.fhir_type in _STRING_TYPES):
             return Expr(f"({left.sql} || {right.sql})", False, "string")
         if op in {"+", "-", "*", "/", "div", "mod"}:

@@ -293,5 +293,3 @@ def _substring(t: Translator, base: Value, args: Args, scope: Scope, where: str)
     if len(args) == 2:
         return Expr(f"substr({e.sql}, ({start}) + 1, {_arg(t, args[1], scope, where).sql})", False, "string")
     return Expr(f"substr({e.sql}, ({start}) + 1)", False, "string")
-
-

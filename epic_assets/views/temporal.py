@@ -23,8 +23,7 @@ def _group(sql: str, pattern: str, n: int) -> str:
 def date_low(sql: str) -> str:
     """'2020' -> '2020-01-01', '2020-05' -> '2020-05-01', full dates and longer values cut to the date."""
     return (
-        f"(CASE length({sql}) WHEN 4 THEN {sql} || '-01-01' WHEN 7 THEN {sql} || '-01' "
-        f"ELSE substr({sql}, 1, 10) END)"
+        f"(CASE length({sql}) WHEN 4 THEN {sql} || '-01-01' WHEN 7 THEN {sql} || '-01' ELSE substr({sql}, 1, 10) END)"
     )
 
 

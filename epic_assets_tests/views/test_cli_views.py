@@ -37,10 +37,13 @@ def _write(path: Path, data: object) -> Path:
 
 
 def test_run_prints_csv_rows_from_a_folder_of_bulk_files(synthea_dir: Path, tmp_path: Path) -> None:
-    view = _write(tmp_path / "genders.json", {
-        "resource": "Patient",
-        "select": [{"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]}],
-    })
+    view = _write(
+        tmp_path / "genders.json",
+        {
+            "resource": "Patient",
+            "select": [{"column": [{"name": "id", "path": "id"}, {"name": "gender", "path": "gender"}]}],
+        },
+    )
     result = _cli("views", "run", str(view), "--input", str(synthea_dir / "bulk-data-server-r4-100pt"))
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -49,8 +52,15 @@ def test_run_prints_csv_rows_from_a_folder_of_bulk_files(synthea_dir: Path, tmp_
 
 
 def test_run_by_library_name_as_json_lines(synthea_dir: Path) -> None:
-    result = _cli("views", "run", "patient", "--input", str(synthea_dir / "pathling-r4-9pt" / "Patient.ndjson"),
-                  "--format", "json")
+    result = _cli(
+        "views",
+        "run",
+        "patient",
+        "--input",
+        str(synthea_dir / "pathling-r4-9pt" / "Patient.ndjson"),
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 9
@@ -65,8 +75,9 @@ def test_sql_prints_one_query_reading_the_input_once(tmp_path: Path) -> None:
 
 
 def test_an_invalid_view_is_one_line_naming_the_element(tmp_path: Path) -> None:
-    view = _write(tmp_path / "bad.json", {"resource": "Patient",
-                                          "select": [{"column": [{"name": "x", "path": "name.foo()"}]}]})
+    view = _write(
+        tmp_path / "bad.json", {"resource": "Patient", "select": [{"column": [{"name": "x", "path": "name.foo()"}]}]}
+    )
     result = _cli("views", "sql", str(view))
     assert result.returncode == 1
     assert result.stderr.strip() == "epic-assets: error: select[0].column[0].path: unknown function 'foo'"
@@ -84,10 +95,14 @@ def test_test_command_runs_the_suite_and_writes_the_upstream_report(shared: Path
 
 
 def test_list_merges_user_views_over_shipped_ones(tmp_path: Path) -> None:
-    _write(tmp_path / "my_patients.json", {"resource": "Patient", "name": "my_patients",
-                                           "select": [{"column": [{"name": "id", "path": "id"}]}]})
-    _write(tmp_path / "override.json", {"resource": "Patient", "name": "patient",
-                                        "select": [{"column": [{"name": "id", "path": "id"}]}]})
+    _write(
+        tmp_path / "my_patients.json",
+        {"resource": "Patient", "name": "my_patients", "select": [{"column": [{"name": "id", "path": "id"}]}]},
+    )
+    _write(
+        tmp_path / "override.json",
+        {"resource": "Patient", "name": "patient", "select": [{"column": [{"name": "id", "path": "id"}]}]},
+    )
     result = _cli("views", "list", env={"EPIC_VIEWS_DIR": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
@@ -108,8 +123,10 @@ def test_available_views_lets_a_user_override_by_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ({"resource": "Patient", "name": "BadName", "select": [{"column": [{"name": "id", "path": "id"}]}]},
-         "invalid SQL name 'BadName'"),
+        (
+            {"resource": "Patient", "name": "BadName", "select": [{"column": [{"name": "id", "path": "id"}]}]},
+            "invalid SQL name 'BadName'",
+        ),
         ({"resource": "Patient", "select": []}, "select: expected at least one select"),
     ],
 )

@@ -37,8 +37,13 @@ def _view(*columns: dict[str, Any], resource: str = "Patient", **extra: Any) -> 
     ("view", "message"),
     [
         (
-            {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]},
-                                                {"column": [{"name": "x", "path": "name.foo()"}]}]},
+            {
+                "resource": "Patient",
+                "select": [
+                    {"column": [{"name": "id", "path": "id"}]},
+                    {"column": [{"name": "x", "path": "name.foo()"}]},
+                ],
+            },
             "select[1].column[0].path: unknown function 'foo'",
         ),
         ({"select": [{"column": [{"name": "id", "path": "id"}]}]}, "resource: missing"),
@@ -52,13 +57,19 @@ def _view(*columns: dict[str, Any], resource: str = "Patient", **extra: Any) -> 
         (_view({"name": "x", "path": "value"}, resource="Observation"), "'value' is a choice element"),
         (_view({"name": "x", "path": "name.("}), "select[0].column[0].path: invalid FHIRPath"),
         (
-            {"resource": "Patient", "select": [{"unionAll": [{"column": [{"name": "a", "path": "id"}]},
-                                                             {"column": [{"name": "b", "path": "id"}]}]}]},
+            {
+                "resource": "Patient",
+                "select": [
+                    {"unionAll": [{"column": [{"name": "a", "path": "id"}]}, {"column": [{"name": "b", "path": "id"}]}]}
+                ],
+            },
             "select[0].unionAll[1]: columns ['b'] do not match",
         ),
         (
-            {"resource": "Patient", "select": [{"column": [{"name": "a", "path": "id"}]},
-                                                {"column": [{"name": "a", "path": "gender"}]}]},
+            {
+                "resource": "Patient",
+                "select": [{"column": [{"name": "a", "path": "id"}]}, {"column": [{"name": "a", "path": "gender"}]}],
+            },
             "column name 'a' is used twice",
         ),
         (_view({"name": "x", "path": "id"}, constant=[{"name": "c"}]), "constant 'c' needs exactly one value[x]"),
@@ -80,8 +91,13 @@ def test_load_view_names_the_file_and_line_of_bad_json(tmp_path: Path) -> None:
 
 def test_both_view_shapes_are_accepted() -> None:
     logical = _view({"name": "id", "path": "id"})
-    resource_form = {"resourceType": "ViewDefinition", "status": "active", "name": "pt", "url": "http://x/pt",
-                     **logical}
+    resource_form = {
+        "resourceType": "ViewDefinition",
+        "status": "active",
+        "name": "pt",
+        "url": "http://x/pt",
+        **logical,
+    }
     assert compile_view(logical).columns == compile_view(resource_form).columns == [("id", "VARCHAR")]
     assert compile_view(resource_form).name == "pt"
     assert compile_view(logical).name == "patient"
@@ -119,8 +135,9 @@ def test_schema_holds_only_the_elements_the_view_reads() -> None:
 def test_unknown_elements_fall_back_to_json_instead_of_failing(tmp_path: Path) -> None:
     view = _view({"name": "id", "path": "id"}, {"name": "x", "path": "epicOnlyThing.code.first()", "type": "string"})
     assert compile_view(view).transform_structure()["epicOnlyThing"] == "JSON"
-    rows = _rows(view, [{"resourceType": "Patient", "id": "p", "epicOnlyThing": [{"code": "a"}, {"code": "b"}]}],
-                 tmp_path)
+    rows = _rows(
+        view, [{"resourceType": "Patient", "id": "p", "epicOnlyThing": [{"code": "a"}, {"code": "b"}]}], tmp_path
+    )
     assert rows == [{"id": "p", "x": "a"}]
     assert compile_view(view).warnings == [
         "select[0].column[1].path: 'epicOnlyThing' is not an element of Patient in FHIR R4; read as untyped JSON"
@@ -128,10 +145,13 @@ def test_unknown_elements_fall_back_to_json_instead_of_failing(tmp_path: Path) -
 
 
 def test_recursive_elements_walked_by_repeat_are_held_as_json() -> None:
-    view = {"resource": "Questionnaire", "select": [
-        {"column": [{"name": "first_link", "path": "item.linkId.first()"}]},
-        {"repeat": ["item"], "column": [{"name": "link", "path": "linkId"}]},
-    ]}
+    view = {
+        "resource": "Questionnaire",
+        "select": [
+            {"column": [{"name": "first_link", "path": "item.linkId.first()"}]},
+            {"repeat": ["item"], "column": [{"name": "link", "path": "linkId"}]},
+        ],
+    }
     assert compile_view(view).transform_structure()["item"] == ["JSON"]
 
 
@@ -153,17 +173,25 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
         {"system": "urn:local", "code": "L"},
         {"system": "http://loinc.org", "code": "LN"},
     ]
-    priority = ("(code.coding.where(system='http://loinc.org') | code.coding.where(system='http://snomed.info/sct')"
-                " | code.coding)")
+    priority = (
+        "(code.coding.where(system='http://loinc.org') | code.coding.where(system='http://snomed.info/sct')"
+        " | code.coding)"
+    )
     view = _view(
         {"name": "code", "path": f"{priority}.first().code"},
         {"name": "system", "path": f"{priority}.first().system"},
         {"name": "all_codes", "path": f"{priority}.code", "collection": True},
         resource="Observation",
     )
-    rows = _rows(view, [{"resourceType": "Observation", "id": "o", "code": {"coding": coding}},
-                        {"resourceType": "Observation", "id": "o2", "code": {"coding": [coding[1]]}},
-                        {"resourceType": "Observation", "id": "o3"}], tmp_path)
+    rows = _rows(
+        view,
+        [
+            {"resourceType": "Observation", "id": "o", "code": {"coding": coding}},
+            {"resourceType": "Observation", "id": "o2", "code": {"coding": [coding[1]]}},
+            {"resourceType": "Observation", "id": "o3"},
+        ],
+        tmp_path,
+    )
     assert rows == [
         {"code": "LN", "system": "http://loinc.org", "all_codes": ["LN", "S", "L"]},
         {"code": "L", "system": "urn:local", "all_codes": ["L"]},
@@ -177,8 +205,15 @@ def test_iif_and_string_functions(tmp_path: Path) -> None:
         {"name": "initial", "path": "name.family.first().substring(0, 1).upper()"},
         {"name": "emails", "path": "telecom.where(system = 'email').count()"},
     )
-    resources = [{"resourceType": "Patient", "id": "p", "deceasedBoolean": False, "name": [{"family": "smith"}],
-                  "telecom": [{"system": "email", "value": "a"}, {"system": "phone", "value": "b"}]}]
+    resources = [
+        {
+            "resourceType": "Patient",
+            "id": "p",
+            "deceasedBoolean": False,
+            "name": [{"family": "smith"}],
+            "telecom": [{"system": "email", "value": "a"}, {"system": "phone", "value": "b"}],
+        }
+    ]
     assert _rows(view, resources, tmp_path) == [{"kind": "alive", "initial": "S", "emails": 1}]
 
 
@@ -192,8 +227,13 @@ def test_type_operators_membership_and_choice_presence(tmp_path: Path) -> None:
         resource="Observation",
     )
     resources = [
-        {"resourceType": "Observation", "id": "q", "status": "final", "valueQuantity": {"value": 1, "unit": "mg"},
-         "code": {"coding": [{"system": "http://loinc.org", "code": "1"}]}},
+        {
+            "resourceType": "Observation",
+            "id": "q",
+            "status": "final",
+            "valueQuantity": {"value": 1, "unit": "mg"},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1"}]},
+        },
         {"resourceType": "Observation", "id": "none", "status": "preliminary", "code": {"text": "x"}},
     ]
     assert _rows(view, resources, tmp_path) == [
@@ -209,10 +249,16 @@ def test_contained_resources_are_selected_by_type(tmp_path: Path) -> None:
         {"name": "contained_types", "path": "contained.count()"},
         resource="MedicationRequest",
     )
-    resources = [{"resourceType": "MedicationRequest", "id": "m", "contained": [
-        {"resourceType": "Organization", "id": "o", "name": "Pharmacy"},
-        {"resourceType": "Medication", "id": "med", "code": {"coding": [{"code": "1049221"}]}},
-    ]}]
+    resources = [
+        {
+            "resourceType": "MedicationRequest",
+            "id": "m",
+            "contained": [
+                {"resourceType": "Organization", "id": "o", "name": "Pharmacy"},
+                {"resourceType": "Medication", "id": "med", "code": {"coding": [{"code": "1049221"}]}},
+            ],
+        }
+    ]
     assert compile_view(view).transform_structure()["contained"] == ["JSON"]
     assert _rows(view, resources, tmp_path) == [{"id": "m", "medication": "1049221", "contained_types": 2}]
 
@@ -222,8 +268,9 @@ def test_union_and_combine_functions(tmp_path: Path) -> None:
         {"name": "u", "path": "name.given.union(name.family)", "collection": True},
         {"name": "c", "path": "name.given.combine(name.given)", "collection": True},
     )
-    rows = _rows(view, [{"resourceType": "Patient", "id": "p", "name": [{"family": "F", "given": ["A", "A"]}]}],
-                 tmp_path)
+    rows = _rows(
+        view, [{"resourceType": "Patient", "id": "p", "name": [{"family": "F", "given": ["A", "A"]}]}], tmp_path
+    )
     assert rows == [{"u": ["A", "F"], "c": ["A", "A", "A", "A"]}]
 
 
@@ -239,8 +286,12 @@ def test_ansi_type_tag_types_partial_and_invalid_dates_without_failing(tmp_path:
     def typed(name: str, ansi: str) -> dict[str, Any]:
         return {"name": name, "path": "birthDate", "type": "date", "tag": [{"name": "ansi/type", "value": ansi}]}
 
-    view = _view({"name": "id", "path": "id"}, typed("d", "DATE"), typed("ts", "TIMESTAMP"),
-                 typed("tz", "TIMESTAMP WITH TIME ZONE"))
+    view = _view(
+        {"name": "id", "path": "id"},
+        typed("d", "DATE"),
+        typed("ts", "TIMESTAMP"),
+        typed("tz", "TIMESTAMP WITH TIME ZONE"),
+    )
     resources = [
         {"resourceType": "Patient", "id": "year", "birthDate": "2020"},
         {"resourceType": "Patient", "id": "month", "birthDate": "2020-05"},
@@ -271,8 +322,11 @@ def test_timestamptz_companions_do_not_depend_on_the_session_time_zone(tmp_path:
 
 def test_timestamp_companion_of_an_instant_with_offset_is_utc(tmp_path: Path) -> None:
     column = {"name": "at", "path": "issued", "tag": [{"name": "ansi/type", "value": "TIMESTAMP"}]}
-    rows = _rows(_view(column, resource="Observation"),
-                 [{"resourceType": "Observation", "id": "o", "issued": "2015-02-07T13:28:17.239+02:00"}], tmp_path)
+    rows = _rows(
+        _view(column, resource="Observation"),
+        [{"resourceType": "Observation", "id": "o", "issued": "2015-02-07T13:28:17.239+02:00"}],
+        tmp_path,
+    )
     assert str(rows[0]["at"]) == "2015-02-07 11:28:17.239000"
 
 
@@ -281,11 +335,16 @@ def test_timestamp_companion_of_an_instant_with_offset_is_utc(tmp_path: Path) ->
 
 def test_both_sources_give_identical_rows_from_one_compiled_body(synthea_dir: Path) -> None:
     files = sorted((synthea_dir / "bulk-data-server-r4-100pt").glob("Patient.*.ndjson.gz"))
-    view = {"resource": "Patient", "select": [
-        {"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "birth", "path": "birthDate"}]},
-        {"forEachOrNull": "name", "column": [{"name": "family", "path": "family"},
-                                              {"name": "given", "path": "given.join(' ')"}]},
-    ]}
+    view = {
+        "resource": "Patient",
+        "select": [
+            {"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "birth", "path": "birthDate"}]},
+            {
+                "forEachOrNull": "name",
+                "column": [{"name": "family", "path": "family"}, {"name": "given", "path": "given.join(' ')"}],
+            },
+        ],
+    }
     compiled = compile_view(view)
     connection = duckdb.connect()
     connection.execute(
