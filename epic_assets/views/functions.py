@@ -7,6 +7,7 @@ Every handler receives the translator, the (untranslated-argument) call and retu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from epic_assets.identifiers import quote_sql_literal
@@ -284,6 +285,20 @@ _string_function("toInteger", (0,), "integer", "TRY_CAST({0} AS BIGINT)")
 _string_function("toDecimal", (0,), "decimal", "TRY_CAST({0} AS DOUBLE)")
 _string_function("replace", (2,), "string", "derive({0}, {1}, {2})")
 _string_function("indexOf", (1,), "integer", "(strpos({0}, {1}) - 1)")
+
+
+@_function("replaceMatches", (2,))
+def _replace_matches(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    e = t.singleton(t.to_text(_base(t, base, where)), where)
+    pattern = _arg(t, args[0], scope, where).sql
+    substitution = args[1]
+    if isinstance(substitution, fhirpath.Literal) and substitution.kind == "string":
+        # FHIRPath writes group references as $1; DuckDB (RE2) as \1
+        text = re.sub(r"\$(\d)", r"\\\1", str(substitution.value))
+        replacement = quote_sql_literal(text)
+    else:
+        replacement = _arg(t, substitution, scope, where).sql
+    return Expr(f"regexp_replace({e.sql}, {pattern}, {replacement}, 'g')", False, "string")
 
 
 @_function("substring", (1, 2))

@@ -199,6 +199,12 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
     ]
 
 
+def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
+    view = _view({"name": "binary", "path": "photo.url.first().replaceMatches('^.*/Binary/([^/]+)$', '$1')"})
+    resources = [{"resourceType": "Patient", "id": "p", "photo": [{"url": "https://host/fhir/Binary/abc.1"}]}]
+    assert _rows(view, resources, tmp_path) == [{"binary": "abc.1"}]
+
+
 def test_iif_and_string_functions(tmp_path: Path) -> None:
     view = _view(
         {"name": "kind", "path": "iif(deceased.ofType(boolean), 'dead', 'alive')"},
