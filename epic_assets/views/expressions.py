@@ -39,11 +39,15 @@ class Expr:
     # For ``a | b | c``: the operands, so ``.first()`` can become coalesce(a.first(), b.first(), ...)
     # instead of materialising and de-duplicating the concatenated list.
     union_parts: tuple[Expr, ...] = ()
+    # For a single primitive read from an element: (parent, element name), so that ``.extension`` and
+    # ``.id`` can read the FHIR JSON '_element' sibling that holds a primitive's extensions.
+    origin: tuple[Expr, str] | None = None
 
 
 def derive(e: Expr, **changes: object) -> Expr:
     """A copy of ``e`` with changes; union operands never carry over to a derived value."""
     changes.setdefault("union_parts", ())
+    changes.setdefault("origin", None)
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -150,11 +154,12 @@ class Translator:
 
     # ----------------------------------------------------------------- navigation
     def member(self, base: Expr, name: str, where: str) -> Value:
+        if fhir_model.is_primitive(base.fhir_type) and name in {"extension", "id"} and base.origin is not None:
+            parent, element_name = base.origin
+            sibling = self._navigate(parent, f"_{element_name}", "Element", False, where)
+            return self.member(sibling, name, where)
         if fhir_model.is_primitive(base.fhir_type) and not base.json:
-            raise ViewDefinitionError(
-                f"{where}: cannot read '{name}' of a {base.fhir_type} value (extensions on primitive elements, "
-                "held in '_element' siblings, are not supported)"
-            )
+            raise ViewDefinitionError(f"{where}: cannot read '{name}' of a {base.fhir_type} value")
         definition = fhir_model.element(base.fhir_type, name) if base.fhir_type else None
         if definition is not None and definition.is_choice:
             return Choice(base, name, definition.types)
@@ -167,6 +172,12 @@ class Translator:
         return self._navigate(base, name, definition.types[0], definition.many, where)
 
     def _navigate(self, base: Expr, name: str, fhir_type: str | None, many: bool, where: str) -> Expr:
+        result = self._navigate_to(base, name, fhir_type, many, where)
+        if fhir_model.is_primitive(fhir_type) and not many and not base.many:
+            return replace(result, origin=(base, name))
+        return result
+
+    def _navigate_to(self, base: Expr, name: str, fhir_type: str | None, many: bool, where: str) -> Expr:
         nodes = tuple(n.child(name, fhir_type, many) for n in base.nodes)
         for node in base.nodes:
             node.navigated = True

@@ -280,9 +280,26 @@ def test_union_and_combine_functions(tmp_path: Path) -> None:
     assert rows == [{"u": ["A", "F"], "c": ["A", "A", "A", "A"]}]
 
 
+def test_extensions_on_primitive_elements_are_read_from_their_underscore_sibling(tmp_path: Path) -> None:
+    absent = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+    view = _view(
+        {"name": "id", "path": "id"},
+        {"name": "birth_absent", "path": f"birthDate.extension('{absent}').value.ofType(code).first()"},
+        {"name": "gender_has_extension", "path": "gender.extension.exists()"},
+    )
+    resources = [
+        {"resourceType": "Patient", "id": "p", "_birthDate": {"extension": [{"url": absent, "valueCode": "unknown"}]}},
+        {"resourceType": "Patient", "id": "q", "birthDate": "2000-01-01"},
+    ]
+    assert _rows(view, resources, tmp_path) == [
+        {"id": "p", "birth_absent": "unknown", "gender_has_extension": False},
+        {"id": "q", "birth_absent": None, "gender_has_extension": False},
+    ]
+
+
 def test_reading_into_a_primitive_is_rejected_clearly() -> None:
-    with pytest.raises(ViewDefinitionError, match=r"select\[0\]\.column\[0\]\.path: cannot read 'extension' of a date"):
-        compile_view(_view({"name": "x", "path": "birthDate.extension('http://x').value.ofType(string)"}))
+    with pytest.raises(ViewDefinitionError, match=r"select\[0\]\.column\[0\]\.path: cannot read 'family' of a date"):
+        compile_view(_view({"name": "x", "path": "birthDate.family"}))
 
 
 # ---------------------------------------------------------------------------- typed date companions
