@@ -205,6 +205,26 @@ def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
     assert _rows(view, resources, tmp_path) == [{"binary": "abc.1"}]
 
 
+@pytest.mark.parametrize(
+    ("reference", "typed", "untyped"),
+    [
+        ("Patient/123", "123", "123"),
+        ("https://ehr.example/fhir/Patient/a.b-c/_history/2", "a.b-c", "a.b-c"),
+        ("Group/9", None, "9"),
+        ("urn:uuid:5f0a", None, "5f0a"),
+        ("Patient/", None, None),
+    ],
+)
+def test_reference_keys(reference: str, typed: str | None, untyped: str | None, tmp_path: Path) -> None:
+    view = _view(
+        {"name": "typed", "path": "subject.getReferenceKey(Patient)"},
+        {"name": "untyped", "path": "subject.getReferenceKey()"},
+        resource="Observation",
+    )
+    rows = _rows(view, [{"resourceType": "Observation", "id": "o", "subject": {"reference": reference}}], tmp_path)
+    assert rows == [{"typed": typed, "untyped": untyped}]
+
+
 def test_iif_and_string_functions(tmp_path: Path) -> None:
     view = _view(
         {"name": "kind", "path": "iif(deceased.ofType(boolean), 'dead', 'alive')"},
