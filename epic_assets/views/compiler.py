@@ -313,6 +313,10 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
     compiled.warnings = list(compiler.t.warnings)
+    if not fhir_model.is_known_type(definition.resource):
+        compiled.warnings.insert(
+            0, f"resource: {definition.resource} is not in the shipped FHIR R4 definitions; elements are read as JSON"
+        )
     compiled.columns = _describe(compiled)
     return compiled
 

@@ -144,6 +144,16 @@ def test_unknown_elements_fall_back_to_json_instead_of_failing(tmp_path: Path) -
     ]
 
 
+def test_a_resource_type_without_shipped_definitions_still_compiles_untyped(tmp_path: Path) -> None:
+    view = _view({"name": "id", "path": "id", "type": "id"}, {"name": "status", "path": "status"}, resource="Goal")
+    compiled = compile_view(view)
+    assert compiled.warnings[0].startswith("resource: Goal is not in the shipped FHIR R4 definitions")
+    rows = _rows(view, [{"resourceType": "Goal", "id": "g", "lifecycleStatus": "active", "status": "x"}], tmp_path)
+    # a declared primitive type gives text; without one the value stays JSON
+    assert rows == [{"id": "g", "status": '"x"'}]
+    assert compiled.columns == [("id", "VARCHAR"), ("status", "JSON")]
+
+
 def test_recursive_elements_walked_by_repeat_are_held_as_json() -> None:
     view = {
         "resource": "Questionnaire",
