@@ -284,11 +284,11 @@ def test_memory_does_not_grow_with_the_number_of_patients(tmp_path: Path) -> Non
 
 def test_a_failed_export_leaves_no_partial_files(tmp_path: Path) -> None:
     # A directory squatting on the second file's name makes the rename fail half way through.
-    (tmp_path / "Observation-002.ndjson").mkdir()
+    (tmp_path / "Observation.002.ndjson").mkdir()
     with pytest.raises(OSError):
         synthetic.write_export(["Patient", "Observation"], 10, 1, tmp_path, max_per_file=100)
     leftovers = sorted(path.name for path in tmp_path.iterdir())
-    assert leftovers == ["Observation-002.ndjson"]
+    assert leftovers == ["Observation.002.ndjson"]
 
 
 def test_output_does_not_depend_on_the_process_or_its_hash_seed(tmp_path: Path) -> None:

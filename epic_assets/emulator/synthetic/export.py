@@ -85,7 +85,10 @@ def iter_rows(resource_type: str, patients: int, seed: int, predicate: Predicate
 
 
 class _SplitWriter:
-    """Writes one type's lines into ``<Type>-<n>.ndjson`` files of at most ``max_per_file`` lines."""
+    """Writes one type's lines into ``<Type>.<nnn>.ndjson`` files of at most ``max_per_file`` lines.
+
+    The name is the one the warehouse reads without a manifest (type up to the first dot).
+    """
 
     def __init__(self, directory: Path, resource_type: str, max_per_file: int) -> None:
         self._directory = directory
@@ -97,7 +100,7 @@ class _SplitWriter:
         self.paths: list[Path] = []
 
     def _open(self) -> TextIO:
-        final = self._directory / f"{self._type}-{len(self.paths) + 1:03d}.ndjson"
+        final = self._directory / f"{self._type}.{len(self.paths) + 1:03d}.ndjson"
         self._part = final.with_name(final.name + ".part")
         self.paths.append(final)
         self._count = 0
