@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from epic_assets import identifiers
 from epic_assets.emulator import synthetic
 from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.runtime import run_emulator
@@ -63,13 +64,23 @@ def retry_after_seconds(value: str | None, default: float) -> float:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _ndjson_lines(response: requests.Response) -> Iterator[dict[str, Any]]:
-    for number, line in enumerate(response.iter_lines(chunk_size=256 * 1024), start=1):
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except ValueError:
-                raise SelfcheckError(f"{response.url} line {number}: not JSON") from None
+def _save(response: requests.Response, path: Path) -> None:
+    """Stream a download to ``path`` (written as ``.part``, renamed when complete)."""
+    part = path.with_name(path.name + ".part")
+    with part.open("wb") as handle:
+        for chunk in response.iter_content(chunk_size=256 * 1024):
+            handle.write(chunk)
+    part.replace(path)
+
+
+def _ndjson_lines(path: Path, url: str) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise SelfcheckError(f"{url} line {number}: not JSON") from None
 
 
 def _patient_references(node: Any) -> Iterator[str]:
@@ -100,7 +111,14 @@ def _expect(response: requests.Response, status: int, step: str) -> requests.Res
 
 
 def _walk(
-    base_url: str, group_id: str, key_dir: Path, kid: str, patients: int, seed: int, report: SelfcheckReport
+    base_url: str,
+    group_id: str,
+    key_dir: Path,
+    kid: str,
+    patients: int,
+    seed: int,
+    report: SelfcheckReport,
+    download_dir: Path,
 ) -> None:
     session = requests.Session()
     session.headers["Accept"] = "application/fhir+json"
@@ -147,19 +165,24 @@ def _walk(
     patient_ids: set[str] = set()
     referenced: set[str] = set()
     binaries: set[str] = set()
+    download_dir.mkdir(parents=True, exist_ok=True)
     for entry in manifest["output"]:
+        # Files are named by the last segment of their URL beside manifest.json: the warehouse's convention.
+        name = identifiers.fhir_id(entry["url"].rsplit("/", 1)[-1], where=f"manifest output url {entry['url']}")
+        path = download_dir / name
         with session.get(entry["url"], stream=True, timeout=_TIMEOUT) as download:
-            _expect(download, 200, "download")
-            report.files[entry["type"]] += 1
-            for resource in _ndjson_lines(download):
-                if resource.get("resourceType") != entry["type"]:
-                    raise SelfcheckError(f"{entry['url']}: a {resource.get('resourceType')} in a {entry['type']} file")
-                report.resources[entry["type"]] += 1
-                if entry["type"] == "Patient":
-                    patient_ids.add(resource["id"])
-                else:
-                    referenced.update(_patient_references(resource))
-                binaries.update(_binary_urls(resource))
+            _save(_expect(download, 200, "download"), path)
+        report.files[entry["type"]] += 1
+        for resource in _ndjson_lines(path, entry["url"]):
+            if resource.get("resourceType") != entry["type"]:
+                raise SelfcheckError(f"{entry['url']}: a {resource.get('resourceType')} in a {entry['type']} file")
+            report.resources[entry["type"]] += 1
+            if entry["type"] == "Patient":
+                patient_ids.add(resource["id"])
+            else:
+                referenced.update(_patient_references(resource))
+            binaries.update(_binary_urls(resource))
+    (download_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     report.record("download", True, f"{sum(report.resources.values())} resources in {sum(report.files.values())} files")
 
     if manifest["error"]:
@@ -183,12 +206,20 @@ def _walk(
 
 
 def run_selfcheck(
-    patients: int = 20, seed: int = 0, max_per_file: int = 3000, emit: Callable[[str], None] = print
+    patients: int = 20,
+    seed: int = 0,
+    max_per_file: int = 3000,
+    emit: Callable[[str], None] = print,
+    download_dir: Path | None = None,
 ) -> SelfcheckReport:
-    """Run the walk and print a summary with ``emit``; the report says whether every step passed."""
+    """Run the walk and print a summary with ``emit``; the report says whether every step passed.
+
+    With ``download_dir`` the export is kept there (``manifest.json`` plus one file per manifest entry),
+    ready for ``epic-assets load``; otherwise it lives in a temporary directory removed afterwards.
+    """
     report = SelfcheckReport()
     with tempfile.TemporaryDirectory(prefix="epic-selfcheck-") as temp:
-        key_dir = Path(temp)
+        key_dir = Path(temp) / "keys"
         keys = generate_key_files(key_dir)
         config = EmulatorConfig(
             jwks=str(keys.jwks), client_id=CLIENT_ID, patients=patients, seed=seed, max_per_file=max_per_file
@@ -197,8 +228,17 @@ def run_selfcheck(
             report.base_url = emulator.base_url
             emit(f"selfcheck: emulator at {emulator.base_url} (Group {emulator.group_id}, {patients} patients)")
             try:
-                _walk(emulator.base_url, emulator.group_id, key_dir, keys.kid, patients, seed, report)
-            except (SelfcheckError, requests.RequestException, KeyError, ValueError) as error:
+                _walk(
+                    emulator.base_url,
+                    emulator.group_id,
+                    key_dir,
+                    keys.kid,
+                    patients,
+                    seed,
+                    report,
+                    download_dir or Path(temp) / "export",
+                )
+            except (SelfcheckError, requests.RequestException, KeyError, ValueError, OSError) as error:
                 report.record("failed", False, f"{type(error).__name__}: {error}")
     for step, passed, detail in report.steps:
         emit(f"  {'ok  ' if passed else 'FAIL'} {step:<10} {detail}")
