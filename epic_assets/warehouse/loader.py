@@ -34,10 +34,9 @@ import duckdb
 from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.export_dir import ExportDirectory, ExportFile, read_export_directory
-from epic_assets.warehouse.scan import BadLine, ScannedFile, open_export_file, scan_file
+from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, open_export_file, scan_file
 from epic_assets.warehouse.schema import ensure_schema
 
-_DEFAULT_MAX_LINE = 2_000_000
 _COUNTS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
 
 
@@ -174,7 +173,7 @@ def _refuse_older_export(con: duckdb.DuckDBPyConnection, source: str, export: Ex
 
 
 class _Load:
-    """The steps of one load inside the open transaction (temp tables are dropped at the end)."""
+    """The steps of one load: staging into temp tables, then applying inside the transaction."""
 
     def __init__(
         self,
@@ -210,13 +209,22 @@ class _Load:
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
             self.con.execute("drop view if exists _staged")
-            for name in ("_diff", "_valid", "_files", "_stage", "_deleted", "_dups", "_bad"):
+            for name in ("_diff", "_files", "_stage", "_deleted", "_bad"):
                 self.con.execute(f"drop table if exists {name}")
 
-    # -- staging -------------------------------------------------------------------------------------
+    # -- staging (outside the transaction) -----------------------------------------------------------
     def _stage(self) -> None:
+        """One row per physical line, in file order; ``id`` is set exactly when the line is a valid resource.
+
+        Valid: a JSON object whose ``resourceType`` is the file's type and that has a non-empty ``id``.
+        Both come from one JSON parse per line (``json_extract_string`` with a list of paths); an id that
+        is not a JSON string is taken as its JSON text.
+        """
         con = self.con
-        con.execute("create or replace temp table _stage (file_id integer, line varchar, md5 varchar, x json[])")
+        con.execute(
+            "create or replace temp table _stage (file_id integer, resource_type varchar, line varchar,"
+            " md5 varchar, id varchar, duplicate boolean)"
+        )
         con.execute(
             "create or replace temp table _files (file_id integer, file varchar, resource_type varchar,"
             " row_base bigint, line_count bigint)"
@@ -224,11 +232,7 @@ class _Load:
         base = 0
         for file_id, scanned in enumerate(self.scanned):
             if scanned.line_count:
-                con.execute(
-                    f"insert into _stage select {file_id}, line, md5(line),"
-                    " try(json_extract(line, ['$.resourceType', '$.id']))"
-                    f" from {_line_reader(scanned)}"
-                )
+                self._stage_file(file_id, scanned)
             staged = con.execute("select count(*) from _stage").fetchall()[0][0] - base
             if staged != scanned.line_count:
                 raise EpicAssetsError(
@@ -239,77 +243,83 @@ class _Load:
                 [file_id, scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
             )
             base += staged
-        # Row ids of a table filled by ordered inserts run 0..n-1 in insertion order: line = rowid - base + 1.
+        # Row ids of a temp table filled by ordered inserts outside a transaction run 0..n-1 in
+        # insertion order, so a line's number is its row id minus its file's first row id, plus one.
         con.execute(
             """
             create or replace temp view _staged as
-            select s.rowid as srow, s.file_id, f.file, f.resource_type as file_type,
-                   s.rowid - f.row_base + 1 as line, s.line as text, s.md5, s.x
+            select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,
+                   s.line as text, s.id
             from _stage s join _files f using (file_id)
             """
         )
 
-    # -- classification (still outside the transaction) ----------------------------------------------
+    def _stage_file(self, file_id: int, scanned: ScannedFile) -> None:
+        type_literal = identifiers.quote_sql_literal(scanned.file.resource_type)
+        insert = f"""
+            insert into _stage
+            select {file_id}, {type_literal}, line, md5(line),
+                   case when x[1] = {type_literal} and x[2] <> '' then x[2] end, false
+            from (select line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x from {{reader}})
+        """
+        try:
+            self.con.execute(insert.format(reader=_line_reader(scanned)))
+        except duckdb.InvalidInputException as error:
+            if "maximum line size" not in str(error).lower():
+                raise
+            # Rare (e.g. an inline base64 attachment): measure the longest line and read again.
+            self.con.execute(insert.format(reader=_line_reader(scanned, longest_line(scanned.read_path))))
+
     def _classify(self) -> None:
-        """Split staged lines into valid resources (``_valid``) and lines for the quarantine (``_bad``)."""
-        con = self.con
-        valid = "x is not null and x[1] = to_json(file_type) and starts_with(x[2], '\"') and x[2] <> '\"\"'"
-        blank = "text is null or trim(text, ' \t') = ''"
-        con.execute(
-            f"""
+        """Lines that are neither resources nor blank go to ``_bad`` with a reason."""
+        self.con.execute(
+            """
             create or replace temp table _bad as
             select file, line, file_type, reason, case reason
                 when 'not_json' then 'not valid JSON'
                 when 'not_object' then 'a JSON ' || lower(json_type(text)) || ', not an object'
                 when 'no_resource_type' then 'has no resourceType (or it is not a string)'
-                when 'wrong_type' then 'resourceType ' || x[1] || ' in a file of ' || file_type
-                else 'has no id (or its id is not a non-empty string)' end as detail, text
+                when 'wrong_type' then 'resourceType ' || (text -> '$.resourceType') || ' in a file of ' || file_type
+                else 'has no id' end as detail, text
             from (
                 select *, case
                     when not json_valid(text) then 'not_json'
                     when json_type(text) <> 'OBJECT' then 'not_object'
                     when coalesce(json_type(text, '$.resourceType'), 'NULL') <> 'VARCHAR' then 'no_resource_type'
-                    when x[1] <> to_json(file_type) then 'wrong_type'
+                    when text ->> '$.resourceType' <> file_type then 'wrong_type'
                     else 'no_id' end as reason
-                from _staged where not ({valid}) and not ({blank})
+                from _staged where id is null and not (text is null or trim(text, ' \t') = '')
             )
-            """
-        )
-        con.execute(
-            f"""
-            create or replace temp table _valid as
-            select srow, file, line, file_type as resource_type, json_extract_string(x[2], '$') as id, md5
-            from _staged where {valid}
             """
         )
 
     def _mark_duplicates(self) -> None:
-        """Last occurrence wins; earlier copies move to ``_bad`` with a pointer to the winner."""
+        """Last occurrence wins; earlier copies are flagged and go to ``_bad`` naming the winner."""
         con = self.con
         con.execute(
             """
             create or replace temp table _dups as
-            select resource_type, id, max(srow) as keep from _valid group by resource_type, id having count(*) > 1
+            select resource_type, id, max(rowid) as keep from _stage where id is not null
+            group by resource_type, id having count(*) > 1
             """
         )
-        if not con.execute("select count(*) from _dups").fetchall()[0][0]:
-            return
-        con.execute(
-            """
-            insert into _bad
-            select v.file, v.line, v.resource_type, 'duplicate_id',
-                   'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
-                   || ' (the last occurrence wins)', s.text
-            from _valid v join _dups d using (resource_type, id)
-            join _staged s on s.srow = v.srow
-            join _valid w on w.srow = d.keep
-            where v.srow <> d.keep
-            """
-        )
-        con.execute(
-            "delete from _valid v using _dups d"
-            " where v.resource_type = d.resource_type and v.id = d.id and v.srow <> d.keep"
-        )
+        if con.execute("select count(*) from _dups").fetchall()[0][0]:
+            con.execute(
+                """
+                insert into _bad
+                select v.file, v.line, v.file_type, 'duplicate_id',
+                       'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
+                       || ' (the last occurrence wins)', v.text
+                from _staged v join _dups d on d.resource_type = v.file_type and d.id = v.id
+                join _staged w on w.srow = d.keep
+                where v.srow <> d.keep
+                """
+            )
+            con.execute(
+                "update _stage s set duplicate = true from _dups d"
+                " where s.resource_type = d.resource_type and s.id = d.id and s.rowid <> d.keep"
+            )
+        con.execute("drop table _dups")
 
     # -- inside the transaction ----------------------------------------------------------------------
     def _quarantine(self) -> None:
@@ -342,7 +352,6 @@ class _Load:
             ],
         )
 
-    # -- comparison with the current state -----------------------------------------------------------
     def _scope(self) -> list[str]:
         """The types a snapshot replaces: its file types plus requested ones (matched case-insensitively)."""
         stored = [
@@ -358,60 +367,46 @@ class _Load:
         return sorted(scope)
 
     def _diff(self, scope: list[str]) -> None:
+        """``_diff``: one row per resource that is new, changed, unchanged or gone (no texts involved)."""
         con = self.con
         current = (
             "select resource_type, id, content_md5 from raw_resource_versions"
             " where source = $source and superseded_by is null and resource_type in (select unnest($scope))"
         )
-        if self.mode == "snapshot":
-            con.execute(
-                f"""
-                create or replace temp table _diff as
-                select coalesce(v.resource_type, c.resource_type) as resource_type, coalesce(v.id, c.id) as id,
-                       v.srow, v.file, v.line, v.md5 as content_md5, c.content_md5 as previous_md5,
-                       case when c.id is null then 'inserted' when v.id is null then 'deleted'
-                            when v.md5 = c.content_md5 then 'unchanged' else 'updated' end as change
-                from _valid v full outer join ({current}) c on v.resource_type = c.resource_type and v.id = c.id
-                """,
-                {"source": self.source, "scope": scope},
-            )
-            return
+        staged = "select rowid as srow, resource_type, id, md5 from _stage where id is not null and not duplicate"
+        change = (
+            "case when c.id is null then 'inserted' when v.id is null then 'deleted'"
+            " when v.md5 = c.content_md5 then 'unchanged' else 'updated' end"
+        )
+        join = "full outer join" if self.mode == "snapshot" else "left join"
         con.execute(
             f"""
             create or replace temp table _diff as
-            select v.resource_type, v.id, v.srow, v.file, v.line, v.md5 as content_md5, c.content_md5 as previous_md5,
-                   case when c.id is null then 'inserted' when v.md5 = c.content_md5 then 'unchanged'
-                        else 'updated' end as change
-            from _valid v left join ({current}) c on v.resource_type = c.resource_type and v.id = c.id
+            select coalesce(v.resource_type, c.resource_type) as resource_type, coalesce(v.id, c.id) as id,
+                   v.srow, v.md5 as content_md5, c.content_md5 as previous_md5, {change} as change
+            from ({staged}) v {join} ({current}) c on v.resource_type = c.resource_type and v.id = c.id
             """,
-            {"source": self.source, "scope": sorted({*scope, *self._deleted_types()})},
+            {"source": self.source, "scope": scope},
         )
-        self._stage_deletions()
-        con.execute(
+        if self.mode == "incremental":
+            self._diff_deletions(current)
+
+    def _diff_deletions(self, current: str) -> None:
+        deletions = sorted(set(_read_deleted_bundles(self.export.deleted_files)))
+        if not deletions:
+            return
+        self.con.execute("create or replace temp table _deleted (resource_type varchar, id varchar)")
+        self.con.executemany("insert into _deleted values (?, ?)", [list(d) for d in deletions])
+        self.con.execute(
             f"""
             insert into _diff
-            select d.resource_type, d.id, null, null, null, null, c.content_md5, 'deleted'
-            from _deleted d
-            join ({current}) c on c.resource_type = d.resource_type and c.id = d.id
-            where not exists (select 1 from _valid v where v.resource_type = d.resource_type and v.id = d.id)
+            select d.resource_type, d.id, null, null, c.content_md5, 'deleted'
+            from _deleted d join ({current}) c on c.resource_type = d.resource_type and c.id = d.id
+            where not exists (select 1 from _diff v where v.resource_type = d.resource_type and v.id = d.id)
             """,
-            {"source": self.source, "scope": sorted(self._deleted_types())},
+            {"source": self.source, "scope": sorted({t for t, _ in deletions})},
         )
 
-    def _deleted_types(self) -> set[str]:
-        return {t for t, _ in self._deletions()}
-
-    def _deletions(self) -> list[tuple[str, str]]:
-        if not hasattr(self, "_deletion_list"):
-            self._deletion_list = sorted(set(_read_deleted_bundles(self.export.deleted_files)))
-        return self._deletion_list
-
-    def _stage_deletions(self) -> None:
-        self.con.execute("create or replace temp table _deleted (resource_type varchar, id varchar)")
-        if self._deletions():
-            self.con.executemany("insert into _deleted values (?, ?)", [list(d) for d in self._deletions()])
-
-    # -- applying ------------------------------------------------------------------------------------
     def _apply(self) -> None:
         con = self.con
         con.execute(
@@ -423,12 +418,22 @@ class _Load:
             """,
             [self.source],
         )
+        written, valid = con.execute(
+            "select (select count(*) from _diff where change in ('inserted', 'updated')),"
+            " (select count(*) from _stage where id is not null and not duplicate)"
+        ).fetchall()[0]
+        # A first load writes every staged resource: skip the semi-join that picks the changed ones.
+        changed_only = (
+            ""
+            if written == valid
+            else "and s.rowid in (select srow from _diff where change in ('inserted', 'updated'))"
+        )
         con.execute(
             f"""
             insert into raw_resource_versions
-            select ?, d.resource_type, d.id, d.content_md5, s.line, {self.export_id}, d.file, d.line, null
-            from _diff d join _stage s on s.rowid = d.srow
-            where d.change in ('inserted', 'updated')
+            select ?, s.resource_type, s.id, s.md5, s.line, {self.export_id}, f.file, s.rowid - f.row_base + 1, null
+            from _stage s join _files f using (file_id)
+            where s.id is not null and not s.duplicate {changed_only}
             """,
             [self.source],
         )
@@ -448,20 +453,20 @@ class _Load:
             "select resource_type, change, count(*) from _diff group by all"
         ).fetchall():
             setattr(counts.setdefault(resource_type, TypeCounts(resource_type)), change, n)
-        for resource_type, reason, n in con.execute(
+        for resource_type, duplicate, n in con.execute(
             "select resource_type, reason = 'duplicate_id', count(*) from raw_quarantine"
             " where export_id = ? group by all",
             [self.export_id],
         ).fetchall():
             entry = counts.setdefault(resource_type, TypeCounts(resource_type))
-            if reason:
+            if duplicate:
                 entry.duplicates += n
             else:
                 entry.quarantined += n
         for entry in counts.values():
             entry.loaded = entry.inserted + entry.updated + entry.unchanged
         lines, blank = con.execute(
-            "select count(*), count_if(text is null or trim(text, ' \t') = '') from _staged"
+            "select count(*), count_if(id is null and (line is null or trim(line, ' \t') = '')) from _stage"
         ).fetchall()[0]
         result = LoadResult(
             self.source,
@@ -511,11 +516,11 @@ class _Load:
         return result
 
 
-def _line_reader(scanned: ScannedFile) -> str:
+def _line_reader(scanned: ScannedFile, longest_line: int | None = None) -> str:
     """``read_csv`` set up to return each physical line, untouched, as one VARCHAR ``line``."""
     options = [
         "columns={'line': 'VARCHAR'}",
-        "delim=chr(0)",  # no byte of a line that reaches DuckDB is NUL (the byte pass made sure)
+        "delim=chr(0)",  # no line that reaches DuckDB holds a NUL byte (the byte pass made sure)
         "quote=''",
         "escape=''",
         "header=false",
@@ -524,8 +529,8 @@ def _line_reader(scanned: ScannedFile) -> str:
         "new_line='\\n'",
         f"compression='{'gzip' if scanned.gzip_compressed else 'none'}'",
     ]
-    if scanned.longest_line + 2 > _DEFAULT_MAX_LINE:
-        size = scanned.longest_line + 1024
+    if longest_line is not None:
+        size = longest_line + 1024
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
     return f"read_csv({identifiers.quote_sql_literal(str(scanned.read_path))}, {', '.join(options)})"
 

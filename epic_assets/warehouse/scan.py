@@ -18,6 +18,7 @@ import codecs
 import gzip
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -53,7 +54,6 @@ class ScannedFile:
     sha256: str
     byte_count: int
     line_count: int
-    longest_line: int
     read_path: Path
     gzip_compressed: bool
     bad_lines: list[BadLine] = field(default_factory=list)
@@ -81,49 +81,62 @@ def scan_file(export_file: ExportFile, scratch_dir: Path) -> ScannedFile:
     """Hash and check one file; rewrite it into ``scratch_dir`` when DuckDB cannot read it as is."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    byte_count = newlines = longest = 0
-    tail = 0  # length of the unterminated line carried over from the previous chunk
+    byte_count = newlines = 0
     safe = True
     last = b""
-    with open_export_file(export_file.path) as handle:
+    # hashlib releases the GIL on large buffers, so hashing one chunk overlaps checking the next.
+    with ThreadPoolExecutor(max_workers=1) as hasher, open_export_file(export_file.path) as handle:
+        pending: Future[None] | None = None
         for chunk in _chunks(handle):
-            digest.update(chunk)
+            if pending is not None:
+                pending.result()
+            pending = hasher.submit(digest.update, chunk)
             byte_count += len(chunk)
             newlines += chunk.count(b"\n")
-            pieces = chunk.split(b"\n")
-            if len(pieces) == 1:
-                tail += len(chunk)
-            else:
-                longest = max(longest, tail + len(pieces[0]), max(map(len, pieces[1:-1]), default=0))
-                tail = len(pieces[-1])
             last = chunk[-1:]
             if safe:
-                if b"\r" in chunk or b"\x00" in chunk:
-                    safe = False
-                elif not chunk.isascii():
-                    try:
-                        decoder.decode(chunk)
-                    except UnicodeDecodeError:
-                        safe = False
-        if safe:
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError:
-                safe = False
-    longest = max(longest, tail)
+                safe = _readable_chunk(chunk, decoder)
+        if pending is not None:
+            pending.result()
+    if safe:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            safe = False
     line_count = newlines + (1 if byte_count and last != b"\n" else 0)
     scanned = ScannedFile(
         file=export_file,
         sha256=digest.hexdigest(),
         byte_count=byte_count,
         line_count=line_count,
-        longest_line=longest,
         read_path=export_file.path,
         gzip_compressed=is_gzip(export_file.path),
     )
     if not safe:
         _rewrite_for_reader(scanned, scratch_dir)
     return scanned
+
+
+def _readable_chunk(chunk: bytes, decoder: codecs.IncrementalDecoder) -> bool:
+    if b"\r" in chunk or b"\x00" in chunk:
+        return False
+    if chunk.isascii():
+        return True
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def longest_line(path: Path) -> int:
+    """Length in bytes of the longest line (only needed for files with unusually long lines)."""
+    return max(map(len, _lines_of(path)), default=0)
+
+
+def _lines_of(path: Path) -> Iterator[bytes]:
+    with open_export_file(path) as handle:
+        yield from _lines(handle)
 
 
 def _lines(handle: BinaryIO) -> Iterator[bytes]:
