@@ -12,6 +12,8 @@ from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.connection import connect
 from epic_assets.warehouse.loader import LoadResult, load_export
+from epic_assets.warehouse.schema import ensure_schema
+from epic_assets.warehouse.tables import BuiltTable, build_tables
 
 
 class Warehouse:
@@ -40,10 +42,8 @@ class Warehouse:
         self._require_writable("load an export")
         return load_export(self.con, Path(directory), source=source, incremental=incremental)
 
-    def build_tables(self, views_dir: Path | None = None) -> list:  # list[BuiltTable]
+    def build_tables(self, views_dir: Path | None = None) -> list[BuiltTable]:
         """Rebuild every derived table from the ViewDefinitions (shipped library + ``views_dir``)."""
-        from epic_assets.warehouse.tables import build_tables
-
         self._require_writable("build tables")
         return build_tables(self.con, views_dir=views_dir)
 
@@ -93,7 +93,5 @@ def open_warehouse(path: Path | str, *, read_only: bool = False, memory_limit: s
     path = Path(path)
     con = connect(path, read_only=read_only, memory_limit=memory_limit)
     if not read_only:
-        from epic_assets.warehouse.schema import ensure_schema
-
         ensure_schema(con)
     return Warehouse(path, con, read_only)
