@@ -72,7 +72,7 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -
     table = identifiers.sql_name(compiled.name, where="ViewDefinition name")
     if table.startswith(RAW_PREFIX):
         raise EpicAssetsError(f"view name {table!r} is reserved: names starting with {RAW_PREFIX!r} are the raw layer")
-    columns = [getattr(column, "name", column) for column in compiled.columns]
+    columns = [c[0] if isinstance(c, tuple) else getattr(c, "name", c) for c in compiled.columns]
     if SOURCE_COLUMN in columns:
         raise EpicAssetsError(f"view {table!r} defines a column {SOURCE_COLUMN!r}, which the warehouse adds itself")
     resource_type = identifiers.resource_type(compiled.resource, where=f"ViewDefinition {table}")
