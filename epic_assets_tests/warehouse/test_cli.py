@@ -69,7 +69,7 @@ def test_sql_prints_an_aligned_table_csv_or_json_and_refuses_writes(synthea_dir:
     table = epic_assets("sql", query, "--db", str(db))
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines() == [
-        "resource_type     n",
+        "resource_type    n",
         "-------------  ---",
         "Patient          9",
         "Practitioner    23",
