@@ -216,59 +216,88 @@ class _Load:
     def _stage(self) -> None:
         """One row per physical line, in file order; ``id`` is set exactly when the line is a valid resource.
 
-        Valid: a JSON object whose ``resourceType`` is the file's type and that has a non-empty ``id``.
-        Both come from one JSON parse per line (``json_extract_string`` with a list of paths); an id that
-        is not a JSON string is taken as its JSON text.
+        Valid: a JSON object whose ``resourceType`` is its file's type and that has a non-empty ``id``.
+        Both come from one JSON parse per line (``json_extract_string`` with a list of paths); an id
+        that is not a JSON string is taken as its JSON text. All files sharing a compression are read
+        by one ``read_csv`` call, so DuckDB parses them in parallel.
         """
         con = self.con
         con.execute(
-            "create or replace temp table _stage (file_id integer, resource_type varchar, line varchar,"
-            " md5 varchar, id varchar, duplicate boolean)"
+            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, line varchar,"
+            " md5 varchar, duplicate boolean)"
         )
         con.execute(
-            "create or replace temp table _files (file_id integer, file varchar, resource_type varchar,"
+            "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
             " row_base bigint, line_count bigint)"
         )
+        ordered = sorted(
+            (s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed
+        )  # stable: plain files first, then gzip, each in export order
         base = 0
-        for file_id, scanned in enumerate(self.scanned):
-            if scanned.line_count:
-                self._stage_file(file_id, scanned)
-            staged = con.execute("select count(*) from _stage").fetchall()[0][0] - base
-            if staged != scanned.line_count:
-                raise EpicAssetsError(
-                    f"{scanned.file.path}: DuckDB read {staged} lines but the file has {scanned.line_count}"
-                )
+        for file_id, scanned in enumerate(ordered):
             con.execute(
-                "insert into _files values (?, ?, ?, ?, ?)",
-                [file_id, scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
+                "insert into _files values (?, ?, ?, ?, ?, ?)",
+                [
+                    file_id,
+                    str(scanned.read_path),
+                    scanned.file.name,
+                    scanned.file.resource_type,
+                    base,
+                    scanned.line_count,
+                ],
             )
-            base += staged
-        # Row ids of a temp table filled by ordered inserts outside a transaction run 0..n-1 in
-        # insertion order, so a line's number is its row id minus its file's first row id, plus one.
+            base += scanned.line_count
+        for compressed in (False, True):
+            group = [s for s in ordered if s.gzip_compressed == compressed]
+            if group:
+                self._stage_files(group)
+        self._check_staged_rows()
+        # A line whose resourceType is not its file's type is not a resource of this file.
+        con.execute(
+            "update _stage s set id = null from _files f"
+            " where s.filename = f.path and s.id is not null and s.rtype is distinct from f.resource_type"
+        )
         con.execute(
             """
             create or replace temp view _staged as
             select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,
                    s.line as text, s.id
-            from _stage s join _files f using (file_id)
+            from _stage s join _files f on s.filename = f.path
             """
         )
 
-    def _stage_file(self, file_id: int, scanned: ScannedFile) -> None:
-        type_literal = identifiers.quote_sql_literal(scanned.file.resource_type)
-        insert = f"""
+    def _stage_files(self, group: list[ScannedFile]) -> None:
+        insert = """
             insert into _stage
-            select {file_id}, {type_literal}, line, md5(line),
-                   case when x[1] = {type_literal} and x[2] <> '' then x[2] end, false
-            from (select line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x from {{reader}})
+            select filename, x[1], case when x[2] <> '' then x[2] end, line, md5(line), false
+            from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
+                  from {reader})
         """
         try:
-            self.con.execute(insert.format(reader=_line_reader(scanned)))
+            self.con.execute(insert.format(reader=_line_reader(group)))
         except duckdb.InvalidInputException as error:
             if "maximum line size" not in str(error).lower():
                 raise
             # Rare (e.g. an inline base64 attachment): measure the longest line and read again.
-            self.con.execute(insert.format(reader=_line_reader(scanned, longest_line(scanned.read_path))))
+            longest = max(longest_line(s.read_path) for s in group)
+            self.con.execute(insert.format(reader=_line_reader(group, longest)))
+
+    def _check_staged_rows(self) -> None:
+        """Each file's lines must sit at row ids base..base+count-1, or line numbers would be wrong."""
+        wrong = self.con.execute(
+            """
+            select f.file, f.line_count, coalesce(s.n, 0)
+            from _files f left join (
+                select filename, count(*) as n, min(rowid) as first, max(rowid) as last from _stage group by filename
+            ) s on s.filename = f.path
+            where s.n is distinct from f.line_count or s.first <> f.row_base or s.last <> f.row_base + f.line_count - 1
+            """
+        ).fetchall()
+        if wrong:
+            file, expected, got = wrong[0]
+            raise EpicAssetsError(
+                f"{file}: DuckDB read {got} lines in an unexpected order or count (expected {expected})"
+            )
 
     def _classify(self) -> None:
         """Lines that are neither resources nor blank go to ``_bad`` with a reason."""
@@ -299,8 +328,8 @@ class _Load:
         con.execute(
             """
             create or replace temp table _dups as
-            select resource_type, id, max(rowid) as keep from _stage where id is not null
-            group by resource_type, id having count(*) > 1
+            select rtype as resource_type, id, max(rowid) as keep from _stage where id is not null
+            group by rtype, id having count(*) > 1
             """
         )
         if con.execute("select count(*) from _dups").fetchall()[0][0]:
@@ -317,7 +346,7 @@ class _Load:
             )
             con.execute(
                 "update _stage s set duplicate = true from _dups d"
-                " where s.resource_type = d.resource_type and s.id = d.id and s.rowid <> d.keep"
+                " where s.rtype = d.resource_type and s.id = d.id and s.rowid <> d.keep"
             )
         con.execute("drop table _dups")
 
@@ -373,7 +402,9 @@ class _Load:
             "select resource_type, id, content_md5 from raw_resource_versions"
             " where source = $source and superseded_by is null and resource_type in (select unnest($scope))"
         )
-        staged = "select rowid as srow, resource_type, id, md5 from _stage where id is not null and not duplicate"
+        staged = (
+            "select rowid as srow, rtype as resource_type, id, md5 from _stage where id is not null and not duplicate"
+        )
         change = (
             "case when c.id is null then 'inserted' when v.id is null then 'deleted'"
             " when v.md5 = c.content_md5 then 'unchanged' else 'updated' end"
@@ -431,8 +462,8 @@ class _Load:
         con.execute(
             f"""
             insert into raw_resource_versions
-            select ?, s.resource_type, s.id, s.md5, s.line, {self.export_id}, f.file, s.rowid - f.row_base + 1, null
-            from _stage s join _files f using (file_id)
+            select ?, s.rtype, s.id, s.md5, s.line, {self.export_id}, f.file, s.rowid - f.row_base + 1, null
+            from _stage s join _files f on s.filename = f.path
             where s.id is not null and not s.duplicate {changed_only}
             """,
             [self.source],
@@ -516,8 +547,8 @@ class _Load:
         return result
 
 
-def _line_reader(scanned: ScannedFile, longest_line: int | None = None) -> str:
-    """``read_csv`` set up to return each physical line, untouched, as one VARCHAR ``line``."""
+def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> str:
+    """``read_csv`` set up to return each physical line, untouched, as one VARCHAR ``line``, plus ``filename``."""
     options = [
         "columns={'line': 'VARCHAR'}",
         "delim=chr(0)",  # no line that reaches DuckDB holds a NUL byte (the byte pass made sure)
@@ -527,12 +558,14 @@ def _line_reader(scanned: ScannedFile, longest_line: int | None = None) -> str:
         "auto_detect=false",
         "strict_mode=false",
         "new_line='\\n'",
-        f"compression='{'gzip' if scanned.gzip_compressed else 'none'}'",
+        "filename=true",
+        f"compression='{'gzip' if group[0].gzip_compressed else 'none'}'",
     ]
     if longest_line is not None:
         size = longest_line + 1024
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
-    return f"read_csv({identifiers.quote_sql_literal(str(scanned.read_path))}, {', '.join(options)})"
+    paths = ", ".join(identifiers.quote_sql_literal(str(s.read_path)) for s in group)
+    return f"read_csv([{paths}], {', '.join(options)})"
 
 
 def _read_deleted_bundles(files: tuple[ExportFile, ...]) -> list[tuple[str, str]]:
