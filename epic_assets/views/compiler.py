@@ -1,0 +1,313 @@
+"""Compile a ViewDefinition into one DuckDB query.
+
+Shape of the generated SQL::
+
+    SELECT <columns> FROM (<source relation: one typed column per top-level element>) AS _resource
+    WHERE "resourceType" = '<resource>' AND <view where>
+
+when every select yields exactly one row per resource, and otherwise::
+
+    SELECT _row."a", _row."b" FROM (SELECT unnest(<list of row structs>) AS _row FROM (...) WHERE ...)
+
+Each select compiles to either a set of scalar column expressions (one row) or a DuckDB list of row
+structs: ``forEach`` maps a lambda over a collection, nested selects form a cross product, ``unionAll``
+concatenates lists, ``repeat`` walks a recursive element depth first. The source relation is built from
+the view's minimal schema (:mod:`epic_assets.views.schema`) by an input source, so the same body serves
+NDJSON files and JSON text already in DuckDB.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from epic_assets.identifiers import quote_sql_literal
+from epic_assets.views import fhir_model
+from epic_assets.views.definition import ViewDefinition, load_view
+from epic_assets.views.errors import ViewDefinitionError
+from epic_assets.views.expressions import Expr, Scope, Translator, constant_expr, derive
+from epic_assets.views.schema import SchemaNode, new_root, quote_identifier
+from epic_assets.views.temporal import ansi_cast
+
+# How deep ``repeat`` follows a recursive element. Deeper data raises a query error rather than being
+# silently cut (Questionnaire items nested this deep are not seen in practice).
+REPEAT_MAX_DEPTH = 12
+_MAX_COMPILE_PASSES = 6
+
+
+class Source(Protocol):
+    def relation(self, compiled: CompiledView) -> str:
+        """SQL producing one row per resource with one typed column per top-level element."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """What a select produces: ``single`` column SQL (exactly one row) or ``rows`` (a list of structs)."""
+
+    columns: tuple[str, ...]
+    single: Mapping[str, str] | None = None
+    rows: str | None = None
+
+
+@dataclass
+class CompiledView:
+    """A compiled view: its output columns and the SQL to run it against an input source."""
+
+    name: str
+    resource: str
+    schema: SchemaNode
+    select_sql: str  # the body, with {relation} standing for the source relation
+    columns: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+    def root_fields(self) -> list[tuple[str, SchemaNode]]:
+        return list(self.schema.children.items())
+
+    def read_json_columns(self) -> str:
+        """The ``columns={...}`` argument of ``read_json``: the minimal typed schema."""
+        entries = ", ".join(f"{quote_sql_literal(k)}: {quote_sql_literal(n.sql_type())}" for k, n in self.root_fields())
+        return "{" + entries + "}"
+
+    def transform_structure(self) -> dict[str, object]:
+        """The ``json_transform`` structure equivalent to :meth:`read_json_columns`."""
+        return {k: n.transform_structure() for k, n in self.root_fields()}
+
+    def sql(self, source: Source) -> str:
+        return self.select_sql.replace(_RELATION_PLACEHOLDER, source.relation(self))
+
+
+_RELATION_PLACEHOLDER = "/*__relation__*/"
+
+
+class _Compiler:
+    def __init__(self, view: ViewDefinition, forced_json: frozenset[tuple[str, ...]]) -> None:
+        self.view = view
+        self.schema = new_root(view.resource, forced_json)
+        self.root_token = f"/*root-{uuid.uuid4().hex}*/"
+        root = Expr(self.root_token, False, view.resource, (self.schema,), is_root=True)
+        constants = {c.name: constant_expr(c.fhir_type, c.value) for c in view.constants}
+        self.t = Translator(root, constants, self.root_token)
+        self.root = root
+
+    # ------------------------------------------------------------------ selects
+    def build(self) -> tuple[_Rows, str]:
+        scope = Scope(self.root, "CAST(0 AS BIGINT)")
+        parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
+        rows = self.product(parts, "select")
+        conditions = [f"{quote_identifier('resourceType')} = {quote_sql_literal(self.view.resource)}"]
+        for k, path in enumerate(self.view.where):
+            where = f"where[{k}].path"
+            expr = self.t.translate(path, scope, where)
+            conditions.append(f"coalesce({self.t.boolean(expr, where)}, false)")
+        return rows, " AND ".join(conditions)
+
+    def select(self, select: Mapping[str, Any], scope: Scope, where: str) -> _Rows:
+        iteration = next((k for k in ("forEach", "forEachOrNull", "repeat") if k in select), None)
+        inner_scope = scope
+        collection = ""
+        variable = index = ""
+        if iteration is not None:
+            if iteration == "repeat":
+                items = self.repeat(select["repeat"], scope, f"{where}.repeat")
+            else:
+                items = self.t.translate(select[iteration], scope, f"{where}.{iteration}")
+            collection = self.t.as_list(items)
+            variable, index = self.t.fresh("e"), self.t.fresh("i")
+            focus = Expr(variable, False, items.fhir_type, items.nodes, items.json)
+            inner_scope = Scope(focus, f"CAST({index} - 1 AS BIGINT)")
+        parts: list[_Rows] = []
+        if "column" in select:
+            parts.append(self.columns(select["column"], inner_scope, f"{where}.column"))
+        for k, nested in enumerate(select.get("select", [])):
+            parts.append(self.select(nested, inner_scope, f"{where}.select[{k}]"))
+        if "unionAll" in select:
+            parts.append(self.union_all(select["unionAll"], inner_scope, f"{where}.unionAll"))
+        body = self.product(parts, where)
+        if iteration is None:
+            return body
+        if iteration == "forEachOrNull":
+            collection = f"(CASE WHEN coalesce(len({collection}), 0) = 0 THEN [NULL] ELSE {collection} END)"
+        if body.single is not None:
+            rows = f"list_transform({collection}, lambda {variable}, {index}: {self.struct(body)})"
+        else:
+            rows = f"flatten(list_transform({collection}, lambda {variable}, {index}: {body.rows}))"
+        return _Rows(body.columns, rows=rows)
+
+    def struct(self, rows: _Rows) -> str:
+        assert rows.single is not None
+        fields = ", ".join(f"{quote_identifier(name)} := {rows.single[name]}" for name in rows.columns)
+        return f"struct_pack({fields})"
+
+    def as_row_list(self, rows: _Rows) -> str:
+        return f"[{self.struct(rows)}]" if rows.single is not None else str(rows.rows)
+
+    def product(self, parts: Sequence[_Rows], where: str) -> _Rows:
+        columns: list[str] = []
+        for part in parts:
+            for name in part.columns:
+                if name in columns:
+                    raise ViewDefinitionError(f"{where}: column name '{name}' is used twice")
+                columns.append(name)
+        multis = [p for p in parts if p.single is None]
+        sources: dict[str, str] = {}
+        variables: list[str] = []
+        for part in parts:
+            if part.single is not None:
+                sources.update(part.single)
+            else:
+                variable = self.t.fresh("r")
+                variables.append(variable)
+                sources.update({name: f"{variable}.{quote_identifier(name)}" for name in part.columns})
+        merged = _Rows(tuple(columns), single={name: sources[name] for name in columns})
+        if not multis:
+            return merged
+        sql = f"list_transform({multis[-1].rows}, lambda {variables[-1]}: {self.struct(merged)})"
+        for part, variable in reversed(list(zip(multis[:-1], variables[:-1], strict=True))):
+            sql = f"flatten(list_transform({part.rows}, lambda {variable}: {sql}))"
+        return _Rows(tuple(columns), rows=sql)
+
+    def union_all(self, branches: Sequence[Mapping[str, Any]], scope: Scope, where: str) -> _Rows:
+        compiled = [self.select(b, scope, f"{where}[{k}]") for k, b in enumerate(branches)]
+        first = compiled[0].columns
+        for k, branch in enumerate(compiled[1:], start=1):
+            if branch.columns != first:
+                raise ViewDefinitionError(
+                    f"{where}[{k}]: columns {list(branch.columns)} do not match {where}[0] columns {list(first)} "
+                    "(unionAll branches need the same names in the same order)"
+                )
+        sql = self.as_row_list(compiled[0])
+        for branch in compiled[1:]:
+            sql = f"list_concat({sql}, {self.as_row_list(branch)})"
+        return _Rows(first, rows=sql)
+
+    def columns(self, columns: Sequence[Mapping[str, Any]], scope: Scope, where: str) -> _Rows:
+        names: list[str] = []
+        values: dict[str, str] = {}
+        for k, column in enumerate(columns):
+            here = f"{where}[{k}]"
+            name = column["name"]
+            if name in values:
+                raise ViewDefinitionError(f"{here}.name: column name '{name}' is used twice")
+            expr = self.t.translate(column["path"], scope, f"{here}.path")
+            values[name] = self.column_value(column, expr, here)
+            names.append(name)
+        return _Rows(tuple(names), single=values)
+
+    def column_value(self, column: Mapping[str, Any], expr: Expr, where: str) -> str:
+        declared = column.get("type")
+        if expr.json and fhir_model.is_primitive(declared):
+            expr = self.t.to_text(derive(expr, fhir_type=None))
+            sql_type = fhir_model.sql_type_of_primitive(str(declared))
+            if sql_type != fhir_model.TEXT_SQL_TYPE:
+                expr = self.cast_items(expr, sql_type)
+        elif expr.json and expr.fhir_type is not None and fhir_model.is_primitive(expr.fhir_type):
+            expr = self.t.to_text(derive(expr, fhir_type=None))
+        if column.get("collection") is True:
+            sql = f"coalesce({self.t.as_list(expr)}, [])"
+        else:
+            sql = self.t.singleton(expr, f"{where}.path").sql
+        ansi = next((t.get("value") for t in column.get("tag", []) if t.get("name") == "ansi/type"), None)
+        if ansi is not None:
+            if column.get("collection") is True:
+                v = self.t.fresh()
+                sql = f"list_transform({sql}, lambda {v}: {ansi_cast(v, ansi, f'{where}.tag')})"
+            else:
+                sql = ansi_cast(sql, ansi, f"{where}.tag")
+        return sql
+
+    def cast_items(self, expr: Expr, sql_type: str) -> Expr:
+        if expr.many:
+            v = self.t.fresh()
+            return derive(expr, sql=f"list_transform({expr.sql}, lambda {v}: TRY_CAST({v} AS {sql_type}))")
+        return derive(expr, sql=f"TRY_CAST({expr.sql} AS {sql_type})")
+
+    # ------------------------------------------------------------------ repeat
+    def repeat(self, paths: Sequence[str], scope: Scope, where: str) -> Expr:
+        """All nodes reached by following ``paths`` recursively, depth first, parents before children.
+
+        Recursive elements cannot be a static STRUCT, so the first step is held as JSON (requested from
+        the schema; the compile reruns once if that changes it) and deeper levels navigate JSON.
+        """
+        first_level = [self.t.translate(p, scope, f"{where}[{k}]") for k, p in enumerate(paths)]
+        for expr in first_level:
+            if not expr.json:
+                self.t.json_requests.update(node.path for node in expr.nodes)
+        fhir_type = next((e.fhir_type for e in first_level if e.fhir_type is not None), None)
+
+        def children(items: list[Expr]) -> str:
+            lists = [self.t.as_list(self.t.as_json(e)) for e in items]
+            sql = lists[0]
+            for other in lists[1:]:
+                sql = f"list_concat({sql}, {other})"
+            return sql
+
+        def level(focus_var: str, depth: int) -> str:
+            focus = Expr(focus_var, False, fhir_type, (), True)
+            items = [self.t.translate(p, Scope(focus, scope.row_index), f"{where}[{k}]") for k, p in enumerate(paths)]
+            kids = children(items)
+            if depth == 0:
+                message = quote_sql_literal(f"{where}: data nested deeper than {REPEAT_MAX_DEPTH} levels")
+                return f"(CASE WHEN coalesce(len({kids}), 0) > 0 THEN error({message}) ELSE CAST([] AS JSON[]) END)"
+            c = self.t.fresh("c")
+            return f"flatten(list_transform({kids}, lambda {c}: list_concat([{c}], {level(c, depth - 1)})))"
+
+        top = children(first_level)
+        c = self.t.fresh("c")
+        sql = f"flatten(list_transform({top}, lambda {c}: list_concat([{c}], {level(c, REPEAT_MAX_DEPTH - 1)})))"
+        return Expr(sql, True, fhir_type, (), True)
+
+    def finish(self, rows: _Rows, condition: str) -> str:
+        root_fields = ", ".join(f"{quote_identifier(k)} := {quote_identifier(k)}" for k in self.schema.children)
+        relation = f"({_RELATION_PLACEHOLDER}) AS _resource"
+        if rows.single is not None:
+            projections = ", ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
+            sql = f"SELECT {projections}\nFROM {relation}\nWHERE {condition}"
+        else:
+            projections = ", ".join(f"_row.{quote_identifier(n)} AS {quote_identifier(n)}" for n in rows.columns)
+            sql = (
+                f"SELECT {projections}\nFROM (SELECT unnest({rows.rows}) AS _row\n"
+                f"FROM {relation}\nWHERE {condition}) AS _rows"
+            )
+        return sql.replace(self.root_token, f"struct_pack({root_fields})")
+
+
+def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> CompiledView:
+    """Compile a view (or anything :func:`load_view` accepts) into a :class:`CompiledView`."""
+    definition = load_view(view)
+    forced: frozenset[tuple[str, ...]] = frozenset()
+    for _ in range(_MAX_COMPILE_PASSES):
+        compiler = _Compiler(definition, forced)
+        rows, condition = compiler.build()
+        requested = forced | compiler.t.json_requests
+        if requested == forced:
+            break
+        forced = frozenset(requested)
+    else:  # pragma: no cover - each pass only adds paths, so this needs a pathological view
+        raise ViewDefinitionError("ViewDefinition: schema did not settle while compiling repeat paths")
+    name = definition.name or definition.resource.lower()
+    compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
+    compiled.columns = _describe(compiled)
+    return compiled
+
+
+def _describe(compiled: CompiledView) -> list[tuple[str, str]]:
+    """Output column names and DuckDB types, asked of DuckDB itself over an empty input."""
+    import duckdb
+
+    from epic_assets.views.sources import JsonTextSource
+
+    empty = JsonTextSource(query="SELECT CAST(NULL AS VARCHAR) AS resource WHERE false", column="resource")
+    connection = duckdb.connect()
+    try:
+        description = connection.sql(compiled.sql(empty)).description
+    except duckdb.Error as error:
+        raise ViewDefinitionError(f"ViewDefinition: DuckDB rejected the compiled query: {error}") from None
+    finally:
+        connection.close()
+    return [(column[0], str(column[1])) for column in description]
