@@ -2,8 +2,9 @@
 
 One code path: each view is compiled by :mod:`epic_assets.views` and reads the raw layer through a
 ``JsonTextSource`` (the stored original JSON text). Every source feeds every table: the table is the
-union over all sources, each row tagged with a leading ``source`` column, so a warehouse shared by
-several (server, Group) sources answers "all patients" and "patients of source X" alike.
+union over all sources, each row tagged with a leading ``_source`` column (the raw layer's ``source``),
+so a warehouse shared by several (server, Group) sources answers "all patients" and "patients of
+source X" alike.
 
 Each table is rebuilt atomically: ``create or replace table`` inside its own transaction, so readers
 see the old table until the new one is complete, and a view that fails leaves its old table in place.
@@ -23,7 +24,9 @@ from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.schema import RAW_PREFIX
 
-SOURCE_COLUMN = "source"
+# SQL on FHIR column names must start with a letter, so a leading underscore can never collide with a
+# view's own columns (the shipped vital_signs view already has a ``source`` column of its own).
+SOURCE_COLUMN = "_source"
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,7 @@ def build_tables(
 
     Views that fail are reported together at the end, after the others have been built.
     """
-    from epic_assets.views import available_views
-
-    definitions = dict(views) if views is not None else available_views(views_dir)
+    definitions = dict(views) if views is not None else view_definitions(views_dir)
     sources = [row[0] for row in con.execute("select distinct source from raw_exports order by 1").fetchall()]
     built: list[BuiltTable] = []
     failures: list[str] = []
@@ -63,6 +64,25 @@ def build_tables(
     return built
 
 
+def view_definitions(views_dir: Path | None) -> dict[str, Any]:
+    """The shipped library plus ``views_dir/*.json``, by name (a user view replaces a shipped one).
+
+    Uses ``epic_assets.views.available_views`` when the views layer provides it.
+    """
+    import epic_assets.views as views_layer
+
+    available = getattr(views_layer, "available_views", None)
+    if available is not None:
+        return dict(available(views_dir))
+    from epic_assets.views.library import load_all
+
+    found: dict[str, Any] = dict(load_all())
+    if views_dir is not None:
+        for path in sorted(Path(views_dir).glob("*.json")):
+            found[identifiers.sql_name(path.stem, where=f"view file {path}")] = path
+    return found
+
+
 def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -> BuiltTable:
     """Compile one view and (re)create its table from every source's current resources."""
     from epic_assets.views import JsonTextSource, compile_view, load_view
@@ -73,7 +93,7 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -
     if table.startswith(RAW_PREFIX):
         raise EpicAssetsError(f"view name {table!r} is reserved: names starting with {RAW_PREFIX!r} are the raw layer")
     columns = [c[0] if isinstance(c, tuple) else getattr(c, "name", c) for c in compiled.columns]
-    if SOURCE_COLUMN in columns:
+    if SOURCE_COLUMN in columns:  # impossible for a valid ViewDefinition; guards a changed compiler
         raise EpicAssetsError(f"view {table!r} defines a column {SOURCE_COLUMN!r}, which the warehouse adds itself")
     resource_type = identifiers.resource_type(compiled.resource, where=f"ViewDefinition {table}")
 
