@@ -137,3 +137,20 @@ def test_the_default_warehouse_path_comes_from_the_settings(synthea_dir: Path, t
 def test_a_directory_without_a_manifest_needs_a_source(synthea_dir: Path, tmp_path: Path) -> None:
     done = epic_assets("load", str(synthea_dir / "pathling-r4-9pt"), "--db", str(tmp_path / "x.duckdb"))
     assert done.returncode == 1 and "give the source with --source NAME" in done.stderr
+
+
+def test_load_builds_the_tables_and_csv_dumps_them_by_default(synthea_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "epic.duckdb"
+    done = epic_assets("load", str(synthea_dir / "pathling-r4-9pt"), "--source", "p9", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert "table patient: 9 rows" in done.stdout
+
+    out = tmp_path / "out"
+    dumped = epic_assets("csv", "--out", str(out), "--db", str(db))
+    assert dumped.returncode == 0, dumped.stderr
+    names = {p.name for p in out.iterdir()}
+    assert "patient.csv" in names and "observation.csv" in names
+    assert not any(name.startswith("raw_") for name in names)
+    with (out / "patient.csv").open() as handle:
+        patients = list(csv.DictReader(handle))
+    assert len(patients) == 9 and {p["_source"] for p in patients} == {"p9"}
