@@ -2,9 +2,11 @@
 
 The heavy lifting is set-based SQL: DuckDB reads every file as lines of text (``read_csv`` with one
 VARCHAR column and no delimiter, quote or escape), hashes each line and extracts ``resourceType`` and
-``id`` with one JSON parse per line, in parallel. Line numbers come from the staging table's row ids
-(inserts keep file order) and are cross-checked against the byte pass of :mod:`.scan`. The comparison
-with the current state is one join on (type, id) comparing MD5s; only new and changed texts are written.
+``id`` with one JSON parse per line, in parallel, into a small staging table without the texts. Line
+numbers come from the staging table's row ids (inserts keep file order) and are cross-checked against
+the byte pass of :mod:`.scan`. The comparison with the current state is one join on (type, id)
+comparing MD5s; then the files are read once more, paired with the staging rows by position, and only
+new and changed texts are written (and the texts of quarantined lines).
 
 Semantics:
 
@@ -209,30 +211,30 @@ class _Load:
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
             self.con.execute("drop view if exists _staged")
-            for name in ("_diff", "_files", "_stage", "_deleted", "_bad"):
+            for name in ("_diff", "_files", "_stage", "_deleted", "_bad", "_dups"):
                 self.con.execute(f"drop table if exists {name}")
 
     # -- staging (outside the transaction) -----------------------------------------------------------
     def _stage(self) -> None:
-        """One row per physical line, in file order; ``id`` is set exactly when the line is a valid resource.
+        """One small row per physical line, in file order; ``id`` is set exactly when the line is a resource.
 
         Valid: a JSON object whose ``resourceType`` is its file's type and that has a non-empty ``id``.
         Both come from one JSON parse per line (``json_extract_string`` with a list of paths); an id
-        that is not a JSON string is taken as its JSON text. All files sharing a compression are read
-        by one ``read_csv`` call, so DuckDB parses them in parallel.
+        that is not a JSON string is taken as its JSON text. The text itself is not staged (memory stays
+        small): the few statements that need it read the files again, aligned by position.
+        All files sharing a compression are read by one ``read_csv`` call, so DuckDB parses them in parallel.
         """
         con = self.con
         con.execute(
-            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, line varchar,"
-            " md5 varchar, duplicate boolean)"
+            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, md5 varchar,"
+            " bytes bigint, blank boolean, duplicate boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
             " row_base bigint, line_count bigint)"
         )
-        ordered = sorted(
-            (s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed
-        )  # stable: plain files first, then gzip, each in export order
+        # Plain files first, then gzip ones, each in export order; row ids follow this order.
+        ordered = sorted((s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed)
         base = 0
         for file_id, scanned in enumerate(ordered):
             con.execute(
@@ -247,10 +249,15 @@ class _Load:
                 ],
             )
             base += scanned.line_count
+        self.groups: list[tuple[list[ScannedFile], int, int, int | None]] = []
+        first = 0
         for compressed in (False, True):
             group = [s for s in ordered if s.gzip_compressed == compressed]
             if group:
-                self._stage_files(group)
+                longest = self._stage_files(group)
+                rows = sum(s.line_count for s in group)
+                self.groups.append((group, first, first + rows, longest))
+                first += rows
         self._check_staged_rows()
         # A line whose resourceType is not its file's type is not a resource of this file.
         con.execute(
@@ -261,26 +268,50 @@ class _Load:
             """
             create or replace temp view _staged as
             select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,
-                   s.line as text, s.id
+                   s.id, s.blank, s.duplicate
             from _stage s join _files f on s.filename = f.path
             """
         )
 
-    def _stage_files(self, group: list[ScannedFile]) -> None:
+    def _stage_files(self, group: list[ScannedFile]) -> int | None:
+        """Stage one group of files; returns the longest line when DuckDB's line-size limit had to be raised."""
         insert = """
             insert into _stage
-            select filename, x[1], case when x[2] <> '' then x[2] end, line, md5(line), false
+            select filename, x[1], case when x[2] <> '' then x[2] end, md5(line), strlen(line),
+                   case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
         """
         try:
             self.con.execute(insert.format(reader=_line_reader(group)))
+            return None
         except duckdb.InvalidInputException as error:
             if "maximum line size" not in str(error).lower():
                 raise
             # Rare (e.g. an inline base64 attachment): measure the longest line and read again.
             longest = max(longest_line(s.read_path) for s in group)
             self.con.execute(insert.format(reader=_line_reader(group, longest)))
+            return longest
+
+    def _with_text(self, where: str) -> str:
+        """Staged rows matching ``where`` (over ``_stage`` columns and ``srow``) with their line as ``text``.
+
+        The files are read again in staging order and paired with ``_stage`` by position; a row whose
+        file name or byte length differs from what was staged stops the statement (it would mean the
+        two reads disagree, and no text may be stored under the wrong key).
+        """
+        parts = []
+        for group, first, end, longest in self.groups:
+            parts.append(
+                f"""
+                select s.*, if(r.filename = s.filename and coalesce(strlen(r.line), -1) = coalesce(s.bytes, -1),
+                               r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
+                from {_line_reader(group, longest)} r
+                positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
+                where {where}
+                """
+            )
+        return " union all ".join(parts) if parts else f"select *, null::varchar as text from _stage where {where}"
 
     def _check_staged_rows(self) -> None:
         """Each file's lines must sit at row ids base..base+count-1, or line numbers would be wrong."""
@@ -301,24 +332,34 @@ class _Load:
 
     def _classify(self) -> None:
         """Lines that are neither resources nor blank go to ``_bad`` with a reason."""
-        self.con.execute(
-            """
-            create or replace temp table _bad as
-            select file, line, file_type, reason, case reason
+        con = self.con
+        con.execute(
+            "create or replace temp table _bad (file varchar, line bigint, file_type varchar, reason varchar,"
+            " detail varchar, text varchar)"
+        )
+        if not con.execute("select count(*) from _stage where id is null and not blank").fetchall()[0][0]:
+            return
+        con.execute(
+            f"""
+            insert into _bad
+            select st.file, st.line, st.file_type, reason, case reason
                 when 'not_json' then 'not valid JSON'
                 when 'not_object' then 'a JSON ' || lower(json_type(text)) || ', not an object'
                 when 'no_resource_type' then 'has no resourceType (or it is not a string)'
                 when 'wrong_type' then 'resourceType ' || (text -> '$.resourceType') || ' in a file of ' || file_type
-                else 'has no id' end as detail, text
+                else 'has no id' end, text
             from (
-                select *, case
+                select srow, text, case
                     when not json_valid(text) then 'not_json'
                     when json_type(text) <> 'OBJECT' then 'not_object'
                     when coalesce(json_type(text, '$.resourceType'), 'NULL') <> 'VARCHAR' then 'no_resource_type'
-                    when text ->> '$.resourceType' <> file_type then 'wrong_type'
+                    when text ->> '$.resourceType' <> rtype_of_file then 'wrong_type'
                     else 'no_id' end as reason
-                from _staged where id is null and not (text is null or trim(text, ' \t') = '')
-            )
+                from (
+                    select t.*, f.resource_type as rtype_of_file
+                    from ({self._with_text("s.id is null and not s.blank")}) t join _files f on t.filename = f.path
+                )
+            ) b join _staged st using (srow)
             """
         )
 
@@ -332,23 +373,24 @@ class _Load:
             group by rtype, id having count(*) > 1
             """
         )
-        if con.execute("select count(*) from _dups").fetchall()[0][0]:
-            con.execute(
-                """
-                insert into _bad
-                select v.file, v.line, v.file_type, 'duplicate_id',
-                       'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
-                       || ' (the last occurrence wins)', v.text
-                from _staged v join _dups d on d.resource_type = v.file_type and d.id = v.id
-                join _staged w on w.srow = d.keep
-                where v.srow <> d.keep
-                """
-            )
-            con.execute(
-                "update _stage s set duplicate = true from _dups d"
-                " where s.rtype = d.resource_type and s.id = d.id and s.rowid <> d.keep"
-            )
-        con.execute("drop table _dups")
+        if not con.execute("select count(*) from _dups").fetchall()[0][0]:
+            return
+        con.execute(
+            "update _stage s set duplicate = true from _dups d"
+            " where s.rtype = d.resource_type and s.id = d.id and s.rowid <> d.keep"
+        )
+        con.execute(
+            f"""
+            insert into _bad
+            select v.file, v.line, v.file_type, 'duplicate_id',
+                   'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
+                   || ' (the last occurrence wins)', t.text
+            from ({self._with_text("s.duplicate")}) t
+            join _staged v on v.srow = t.srow
+            join _dups d on d.resource_type = v.file_type and d.id = v.id
+            join _staged w on w.srow = d.keep
+            """
+        )
 
     # -- inside the transaction ----------------------------------------------------------------------
     def _quarantine(self) -> None:
@@ -454,20 +496,18 @@ class _Load:
             " (select count(*) from _stage where id is not null and not duplicate)"
         ).fetchall()[0]
         # A first load writes every staged resource: skip the semi-join that picks the changed ones.
-        changed_only = (
-            ""
-            if written == valid
-            else "and s.rowid in (select srow from _diff where change in ('inserted', 'updated'))"
-        )
-        con.execute(
-            f"""
-            insert into raw_resource_versions
-            select ?, s.rtype, s.id, s.md5, s.line, {self.export_id}, f.file, s.rowid - f.row_base + 1, null
-            from _stage s join _files f on s.filename = f.path
-            where s.id is not null and not s.duplicate {changed_only}
-            """,
-            [self.source],
-        )
+        wanted = "s.id is not null and not s.duplicate"
+        if written != valid:
+            wanted += " and s.srow in (select srow from _diff where change in ('inserted', 'updated'))"
+        if written:
+            con.execute(
+                f"""
+                insert into raw_resource_versions
+                select ?, t.rtype, t.id, t.md5, t.text, {self.export_id}, f.file, t.srow - f.row_base + 1, null
+                from ({self._with_text(wanted)}) t join _files f on t.filename = f.path
+                """,
+                [self.source],
+            )
         con.execute(
             f"""
             insert into raw_changes
@@ -496,9 +536,7 @@ class _Load:
                 entry.quarantined += n
         for entry in counts.values():
             entry.loaded = entry.inserted + entry.updated + entry.unchanged
-        lines, blank = con.execute(
-            "select count(*), count_if(id is null and (line is null or trim(line, ' \t') = '')) from _stage"
-        ).fetchall()[0]
+        lines, blank = con.execute("select count(*), count_if(blank) from _stage").fetchall()[0]
         result = LoadResult(
             self.source,
             self.export_id,
