@@ -93,7 +93,12 @@ def test_a_load_killed_mid_write_leaves_the_previous_state_intact(tmp_path: Path
 
     child = _python(_LOAD_AND_ANNOUNCE, str(db), str(big))
     assert child.stdout is not None
-    assert child.stdout.readline().strip() == "writing", child.stderr.read() if child.stderr else ""
+    marker = child.stdout.readline().strip()
+    if marker != "writing":
+        child.wait(timeout=30)
+        pytest.fail(
+            f"the loading child said {marker!r}, exit {child.returncode}: {child.stderr.read() if child.stderr else ''}"
+        )
     time.sleep(0.2)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
