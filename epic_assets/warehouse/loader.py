@@ -580,6 +580,21 @@ class _Load:
             ]
             for i, s in enumerate(self.scanned)
         ]
+        for i, deleted in enumerate(self.export.deleted_files, start=len(files)):
+            data = deleted.path.read_bytes()
+            files.append(
+                [
+                    self.export_id,
+                    i,
+                    deleted.name,
+                    "deleted",
+                    deleted.resource_type,
+                    deleted.url,
+                    hashlib.sha256(data).hexdigest(),
+                    len(data),
+                    data.count(b"\n"),
+                ]
+            )
         if files:
             con.executemany("insert into raw_export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)", files)
         return result

@@ -188,6 +188,11 @@ def test_incremental_exports_upsert_and_apply_deleted_bundles(warehouse: Warehou
     assert changes(warehouse, result.export_id) == {"inserted": {"d"}, "updated": {"b"}, "deleted": {"c"}}
     # 'a' was not in the incremental export and stays; 'd' is both new and listed as deleted: the output wins.
     assert set(current(warehouse)) == {("Patient", "a"), ("Patient", "b"), ("Patient", "d")}
+    files = warehouse.con.execute(
+        "select file, kind, resource_type from raw_export_files where export_id = ? order by file_id",
+        [result.export_id],
+    ).fetchall()
+    assert files == [("pat", "output", "Patient"), ("del", "deleted", "Bundle")]
 
 
 def test_duplicate_ids_last_one_wins_and_earlier_copies_are_kept_in_quarantine(
