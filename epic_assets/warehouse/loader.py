@@ -77,11 +77,11 @@ def load_export(
     *,
     source: str | None = None,
     incremental: bool = False,
-    fail_after_stage: bool = False,
+    fail_before_commit: bool = False,
 ) -> LoadResult:
     """Apply the export in ``directory`` to the raw layer of ``con`` in one transaction.
 
-    ``fail_after_stage`` raises after all data has been staged and written, before commit; it exists
+    ``fail_before_commit`` raises after everything has been written, just before the commit; it exists
     so tests can prove that a failure part-way leaves the previous state intact.
     """
     started = time.perf_counter()
@@ -98,16 +98,16 @@ def load_export(
         ).fetchall()
         if previous:
             return LoadResult(source, previous[0][0], mode, True, time.perf_counter() - started)
+        _refuse_older_export(con, source, export)
         load = _Load(con, export, scanned, source, mode, fingerprint)
         try:
             # Staging fills connection-local temp tables outside the transaction: their row ids then run
             # 0..n-1 in file order, which gives line numbers; nothing persistent is touched yet.
             load.stage()
             con.execute("begin transaction")
-            _refuse_older_export(con, source, export)
             result = load.apply()
-            if fail_after_stage:
-                raise RuntimeError("injected failure after staging (test hook)")
+            if fail_before_commit:
+                raise RuntimeError("injected failure before commit (test hook)")
             con.execute("commit")
         except BaseException as error:
             _rollback(con)
@@ -116,13 +116,19 @@ def load_export(
             if isinstance(error, Exception):
                 raise EpicAssetsError(
                     f"loading {directory} into source {source!r} failed and was rolled back,"
-                    f" so the warehouse is unchanged: {error}"
+                    f" so the warehouse is unchanged: {_first_line(error)}"
                 ) from error
             raise
         finally:
             load.drop_temporary_tables()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _first_line(error: BaseException) -> str:
+    """DuckDB messages carry pages of context after the first line; the first one says what happened."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

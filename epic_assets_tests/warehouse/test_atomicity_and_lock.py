@@ -69,7 +69,7 @@ def test_an_exception_part_way_rolls_everything_back(tmp_path: Path) -> None:
     before = _state(db)
 
     with open_warehouse(db) as wh, pytest.raises(EpicAssetsError, match="rolled back, so the warehouse is unchanged"):
-        load_export(wh.con, second, source="s1", fail_after_stage=True)
+        load_export(wh.con, second, source="s1", fail_before_commit=True)
 
     assert _state(db) == before
     with open_warehouse(db, read_only=True) as wh:
