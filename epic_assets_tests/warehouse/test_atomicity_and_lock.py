@@ -38,6 +38,24 @@ load_export(Announcing(wh.con), Path(sys.argv[2]), source="s1")
 print("done", flush=True)
 """
 
+# Loads an export with the file-size limit set a few MB above the warehouse's size: "disk full".
+_LOAD_ON_A_FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from epic_assets.errors import EpicAssetsError
+from epic_assets.warehouse import open_warehouse
+
+db = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # make writes beyond the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (db.stat().st_size + 4_000_000, resource.RLIM_INFINITY))
+try:
+    with open_warehouse(db) as wh:
+        wh.load(Path(sys.argv[2]), source="s1")
+except EpicAssetsError as error:
+    print(error)
+    sys.exit(1)
+"""
+
 _HOLD_OPEN = """
 import sys, time
 from epic_assets.warehouse import open_warehouse
@@ -109,6 +127,27 @@ def test_a_load_killed_mid_write_leaves_the_previous_state_intact(tmp_path: Path
     with open_warehouse(db) as wh:  # reopenable for writing, and the next load is export 2
         result = wh.load(after, source="s1")
         assert (result.export_id, result.total("inserted"), result.total("deleted")) == (2, 1, 1)
+
+
+def test_a_disk_that_fills_up_part_way_leaves_the_previous_state_and_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "epic.duckdb"
+    small = write_export(tmp_path / "small", {"Observation.ndjson": [resource("Observation", "o1")]})
+    # Incompressible notes, so the texts need far more than the 4 MB the child may still write.
+    big = write_export(
+        tmp_path / "big",
+        {"Observation.ndjson": (resource("Observation", f"b{i}", note=os.urandom(200).hex()) for i in range(60_000))},
+    )
+    with open_warehouse(db) as wh:
+        wh.load(small, source="s1")
+    before = _state(db)
+
+    child = _python(_LOAD_ON_A_FULL_DISK, str(db), str(big))
+    out, err = child.communicate(timeout=120)
+
+    assert child.returncode == 1, err
+    assert "failed and was rolled back, so the warehouse is unchanged" in out
+    assert "File too large" in out  # DuckDB's own words for EFBIG, passed on
+    assert _state(db) == before
 
 
 @pytest.fixture
