@@ -3,7 +3,7 @@
     .venv/bin/python -m epic_assets_tests.benchmarks.bench_warehouse [--rows N] [--memory-limit 1GB]
 
 Builds N Observations (default 1,000,000) by replicating the Synthea Observations with unique ids into
-files of 10,000 lines (like a bulk export), then reports, from one run:
+files of 10,000 lines (like a bulk export; ``--lines-per-file``), then reports, from one run:
 
 * L: DuckDB's own full parse, ``select count(*) from read_json(<files>, format='newline_delimited')``;
 * a plain lossless load (each line into one VARCHAR column of a DuckDB file), as a second baseline;
@@ -31,8 +31,6 @@ import duckdb
 from epic_assets.warehouse import open_warehouse
 from epic_assets_tests.conftest import REPO_ROOT, shared_dir
 
-_LINES_PER_FILE = 10_000
-
 
 def synthea_observations() -> list[bytes]:
     shared = shared_dir()
@@ -45,7 +43,7 @@ def synthea_observations() -> list[bytes]:
     return lines
 
 
-def write_snapshot(directory: Path, rows: int, *, changed: bool = False) -> None:
+def write_snapshot(directory: Path, rows: int, *, changed: bool = False, lines_per_file: int = 10_000) -> None:
     """``rows`` Observations with unique ids; ``changed`` makes day two (1% updated, 0.5% gone, 0.5% new)."""
     directory.mkdir(parents=True)
     base = synthea_observations()
@@ -54,10 +52,10 @@ def write_snapshot(directory: Path, rows: int, *, changed: bool = False) -> None
 
     def emit(line: bytes) -> None:
         nonlocal out, written
-        if written % _LINES_PER_FILE == 0:
+        if written % lines_per_file == 0:
             if out is not None:
                 out.close()
-            out = (directory / f"Observation.{written // _LINES_PER_FILE:03d}.ndjson").open("wb")
+            out = (directory / f"Observation.{written // lines_per_file:03d}.ndjson").open("wb")
         out.write(line + b"\n")
         written += 1
 
@@ -139,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--lines-per-file", type=int, default=10_000, help="export file size (Epic: ~3,000)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -148,9 +147,10 @@ def main() -> None:
     rows, small_rows = args.rows, max(args.rows // 4, 1)
     with tempfile.TemporaryDirectory(prefix="bench-warehouse-") as scratch:
         root = Path(scratch)
-        build, _ = timed(lambda: write_snapshot(root / "day1", rows))
-        write_snapshot(root / "day2", rows, changed=True)
-        write_snapshot(root / "small", small_rows)
+        per_file = args.lines_per_file
+        build, _ = timed(lambda: write_snapshot(root / "day1", rows, lines_per_file=per_file))
+        write_snapshot(root / "day2", rows, changed=True, lines_per_file=per_file)
+        write_snapshot(root / "small", small_rows, lines_per_file=per_file)
         size_mb = sum(p.stat().st_size for p in (root / "day1").iterdir()) / 1e6
         print(
             f"input: {rows:,} Observations in {len(list((root / 'day1').iterdir()))} files, {size_mb:,.0f} MB"
