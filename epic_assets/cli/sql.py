@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_from_args(args, read_only=True) as warehouse:
+        # Read-only means more than the main file: no COPY TO, ATTACH or reading other files either,
+        # and the query cannot switch that back on.
+        warehouse.con.execute("set enable_external_access = false").fetchall()
+        warehouse.con.execute("set lock_configuration = true").fetchall()
         try:
             cursor = warehouse.con.execute(args.query)
             rows = cursor.fetchall() if cursor.description else []

@@ -88,6 +88,14 @@ def test_sql_prints_an_aligned_table_csv_or_json_and_refuses_writes(synthea_dir:
 
     write = epic_assets("sql", "drop table raw_exports", "--db", str(db))
     assert write.returncode == 1 and "read-only" in write.stderr and "Traceback" not in write.stderr
+    for escape in (
+        f"copy (select 1) to '{tmp_path / 'x.csv'}'",
+        f"attach '{tmp_path / 'x.db'}' as x",
+        "set enable_external_access = true",
+    ):
+        refused = epic_assets("sql", escape, "--db", str(db))
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, escape
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.db").exists()
 
 
 def test_csv_dumps_named_tables_inside_the_output_directory(synthea_dir: Path, tmp_path: Path) -> None:
