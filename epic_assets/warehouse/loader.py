@@ -27,6 +27,7 @@ import hashlib
 import json
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -89,7 +90,9 @@ def load_export(
     source = _source(source, export)
     mode = "incremental" if incremental else "snapshot"
     with tempfile.TemporaryDirectory(prefix="epic-load-") as scratch:
-        scanned = [scan_file(f, Path(scratch)) for f in export.files]
+        # Two files at a time: hashing and decompression release the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            scanned = list(pool.map(lambda f: scan_file(f, Path(scratch)), export.files))
         fingerprint = _fingerprint(mode, scanned, export.deleted_files)
         ensure_schema(con)
         previous = con.execute(
@@ -217,7 +220,7 @@ class _Load:
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
             self.con.execute("drop view if exists _staged")
-            for name in ("_diff", "_files", "_stage", "_deleted", "_bad", "_dups"):
+            for name in ("_diff", "_files", "_stage", "_stage_numbered", "_deleted", "_bad", "_dups"):
                 self.con.execute(f"drop table if exists {name}")
 
     # -- staging (outside the transaction) -----------------------------------------------------------
@@ -265,18 +268,25 @@ class _Load:
                 self.groups.append((group, first, first + rows, longest))
                 first += rows
         self._check_staged_rows()
-        # A line whose resourceType is not its file's type is not a resource of this file.
-        con.execute(
-            "update _stage s set id = null from _files f"
-            " where s.filename = f.path and s.id is not null and s.rtype is distinct from f.resource_type"
-        )
+        # Attach each line's file, type and line number now, on the small rows, so the statements that
+        # carry texts need no join; ORDER BY keeps the row ids (and thus the positional pairing) as they
+        # were. A line whose resourceType is not its file's type is not a resource of this file.
         con.execute(
             """
-            create or replace temp view _staged as
-            select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,
-                   s.id, s.blank, s.duplicate
+            create or replace temp table _stage_numbered as
+            select s.filename, s.rtype,
+                   case when s.rtype is distinct from f.resource_type then null else s.id end as id,
+                   s.md5, s.bytes, s.blank, s.duplicate, f.file, f.resource_type as file_type,
+                   s.rowid - f.row_base + 1 as line
             from _stage s join _files f on s.filename = f.path
+            order by s.rowid
             """
+        )
+        con.execute("drop table _stage")
+        con.execute("alter table _stage_numbered rename to _stage")
+        con.execute(
+            "create or replace temp view _staged as"
+            " select rowid as srow, file, file_type, line, id, blank, duplicate from _stage"
         )
 
     def _stage_files(self, group: list[ScannedFile]) -> int | None:
@@ -362,8 +372,7 @@ class _Load:
                     when text ->> '$.resourceType' <> rtype_of_file then 'wrong_type'
                     else 'no_id' end as reason
                 from (
-                    select t.*, f.resource_type as rtype_of_file
-                    from ({self._with_text("s.id is null and not s.blank")}) t join _files f on t.filename = f.path
+                    select t.*, t.file_type as rtype_of_file from ({self._with_text("s.id is null and not s.blank")}) t
                 )
             ) b join _staged st using (srow)
             """
@@ -509,8 +518,8 @@ class _Load:
             con.execute(
                 f"""
                 insert into raw_resource_versions
-                select ?, t.rtype, t.id, t.md5, t.text, {self.export_id}, f.file, t.srow - f.row_base + 1, null
-                from ({self._with_text(wanted)}) t join _files f on t.filename = f.path
+                select ?, t.rtype, t.id, t.md5, t.text, {self.export_id}, t.file, t.line, null
+                from ({self._with_text(wanted)}) t
                 """,
                 [self.source],
             )

@@ -17,6 +17,8 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import os
+import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -151,9 +153,10 @@ def _lines(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _rewrite_for_reader(scanned: ScannedFile, scratch_dir: Path) -> None:
-    scratch = scratch_dir / f"{len(list(scratch_dir.iterdir())):05d}.ndjson"
+    descriptor, name = tempfile.mkstemp(suffix=".ndjson", dir=scratch_dir)
+    scratch = Path(name)
     bad: list[BadLine] = []
-    with open_export_file(scanned.file.path) as source, scratch.open("wb") as target:
+    with open_export_file(scanned.file.path) as source, os.fdopen(descriptor, "wb") as target:
         for line_no, raw in enumerate(_lines(source), start=1):
             text = raw[:-1] if raw.endswith(b"\r") else raw
             problem = _unreadable(text)
