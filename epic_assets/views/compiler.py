@@ -34,7 +34,7 @@ from epic_assets.views.temporal import ansi_cast
 
 # How deep ``repeat`` follows a recursive element. Deeper data raises a query error rather than being
 # silently cut (Questionnaire items nested this deep are not seen in practice).
-REPEAT_MAX_DEPTH = 12
+REPEAT_MAX_DEPTH = 32
 _MAX_COMPILE_PASSES = 6
 
 
@@ -59,8 +59,10 @@ class CompiledView:
     name: str
     resource: str
     schema: SchemaNode
-    select_sql: str  # the body, with {relation} standing for the source relation
+    select_sql: str  # the body, with a placeholder standing for the source relation
     columns: list[tuple[str, str]] = field(default_factory=list)
+    # Compile-time notes that do not stop the view, e.g. an element unknown to FHIR R4 (a typo?).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -94,13 +96,14 @@ class _Compiler:
         constants = {c.name: constant_expr(c.fhir_type, c.value) for c in view.constants}
         self.t = Translator(root, constants, self.root_token)
         self.root = root
+        self.type_filter = f"{quote_identifier('resourceType')} = {quote_sql_literal(view.resource)}"
 
     # ------------------------------------------------------------------ selects
     def build(self) -> tuple[_Rows, str]:
         scope = Scope(self.root, "CAST(0 AS BIGINT)")
         parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
         rows = self.product(parts, "select")
-        conditions = [f"{quote_identifier('resourceType')} = {quote_sql_literal(self.view.resource)}"]
+        conditions = [self.type_filter]
         for k, path in enumerate(self.view.where):
             where = f"where[{k}].path"
             expr = self.t.translate(path, scope, where)
@@ -232,39 +235,56 @@ class _Compiler:
         """All nodes reached by following ``paths`` recursively, depth first, parents before children.
 
         Recursive elements cannot be a static STRUCT, so the first step is held as JSON (requested from
-        the schema; the compile reruns once if that changes it) and deeper levels navigate JSON.
+        the schema; the compile reruns once if that changes it) and deeper levels navigate JSON. The walk
+        is breadth first, one level per step, each node tagged with its index path; sorting by that path
+        gives depth-first pre-order. Steps are chained through single-element lists acting as ``let``,
+        which keeps both the SQL text and DuckDB's binding time linear in the depth.
         """
-        first_level = [self.t.translate(p, scope, f"{where}[{k}]") for k, p in enumerate(paths)]
+        t = self.t
+        first_level = [t.translate(p, scope, f"{where}[{k}]") for k, p in enumerate(paths)]
         for expr in first_level:
             if not expr.json:
-                self.t.json_requests.update(node.path for node in expr.nodes)
+                t.json_requests.update(node.path for node in expr.nodes)
         fhir_type = next((e.fhir_type for e in first_level if e.fhir_type is not None), None)
 
-        def children(items: list[Expr]) -> str:
-            lists = [self.t.as_list(self.t.as_json(e)) for e in items]
+        def tagged(items: list[Expr], parent_key: str | None) -> str:
+            lists = []
+            for k, item in enumerate(items):
+                c, i = t.fresh("c"), t.fresh("i")
+                key = f"[{k}, {i}]" if parent_key is None else f"list_concat({parent_key}, [{k}, {i}])"
+                node_list = f"coalesce({t.as_list(t.as_json(item))}, [])"
+                lists.append(f"list_transform({node_list}, lambda {c}, {i}: struct_pack(k := {key}, n := {c}))")
             sql = lists[0]
             for other in lists[1:]:
                 sql = f"list_concat({sql}, {other})"
             return sql
 
-        def level(focus_var: str, depth: int) -> str:
-            focus = Expr(focus_var, False, fhir_type, (), True)
-            items = [self.t.translate(p, Scope(focus, scope.row_index), f"{where}[{k}]") for k, p in enumerate(paths)]
-            kids = children(items)
-            if depth == 0:
-                message = quote_sql_literal(f"{where}: data nested deeper than {REPEAT_MAX_DEPTH} levels")
-                return f"(CASE WHEN coalesce(len({kids}), 0) > 0 THEN error({message}) ELSE CAST([] AS JSON[]) END)"
-            c = self.t.fresh("c")
-            return f"flatten(list_transform({kids}, lambda {c}: list_concat([{c}], {level(c, depth - 1)})))"
+        def step(frontier: str) -> str:
+            e = t.fresh("e")
+            focus = Expr(f"{e}.n", False, fhir_type, (), True)
+            items = [t.translate(p, Scope(focus, scope.row_index), f"{where}[{k}]") for k, p in enumerate(paths)]
+            return f"flatten(list_transform({frontier}, lambda {e}: {tagged(items, f'{e}.k')}))"
 
-        top = children(first_level)
-        c = self.t.fresh("c")
-        sql = f"flatten(list_transform({top}, lambda {c}: list_concat([{c}], {level(c, REPEAT_MAX_DEPTH - 1)})))"
-        return Expr(sql, True, fhir_type, (), True)
+        top = tagged(first_level, None)
+        state = f"struct_pack(f := {top}, a := {top})"
+        for _ in range(REPEAT_MAX_DEPTH):
+            s, g = t.fresh("s"), t.fresh("g")
+            grown = f"struct_pack(f := {g}, a := list_concat({s}.a, {g}))"
+            advanced = f"list_transform([{step(f'{s}.f')}], lambda {g}: {grown})[1]"
+            state = f"list_transform([{state}], lambda {s}: {advanced})[1]"
+        s = t.fresh("s")
+        message = quote_sql_literal(f"{where}: data nested deeper than {REPEAT_MAX_DEPTH} levels")
+        finished = f"(CASE WHEN coalesce(len({s}.f), 0) > 0 THEN error({message}) ELSE {s}.a END)"
+        ordered = f"list_sort(list_transform([{state}], lambda {s}: {finished})[1])"
+        n = t.fresh("n")
+        return Expr(f"list_transform({ordered}, lambda {n}: {n}.n)", True, fhir_type, (), True)
 
     def finish(self, rows: _Rows, condition: str) -> str:
         root_fields = ", ".join(f"{quote_identifier(k)} := {quote_identifier(k)}" for k in self.schema.children)
         relation = f"({_RELATION_PLACEHOLDER}) AS _resource"
+        if self.t.hoisted:
+            shared = ", ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
+            relation = f"(SELECT *, {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
         if rows.single is not None:
             projections = ", ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
             sql = f"SELECT {projections}\nFROM {relation}\nWHERE {condition}"
@@ -292,6 +312,7 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
         raise ViewDefinitionError("ViewDefinition: schema did not settle while compiling repeat paths")
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
+    compiled.warnings = list(compiler.t.warnings)
     compiled.columns = _describe(compiled)
     return compiled
 

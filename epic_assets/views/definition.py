@@ -19,8 +19,18 @@ from epic_assets.views.errors import ViewDefinitionError
 
 _COLUMN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _CONSTANT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_SELECT_KEYS = {"column", "select", "forEach", "forEachOrNull", "repeat", "unionAll", "description", "id",
-                "extension", "modifierExtension"}
+_SELECT_KEYS = {
+    "column",
+    "select",
+    "forEach",
+    "forEachOrNull",
+    "repeat",
+    "unionAll",
+    "description",
+    "id",
+    "extension",
+    "modifierExtension",
+}
 _COLUMN_KEYS = {"name", "path", "type", "collection", "description", "tag", "id", "extension", "modifierExtension"}
 _WHERE_KEYS = {"path", "description", "id", "extension"}
 

@@ -19,7 +19,7 @@ from epic_assets.views import fhir_model, fhirpath
 from epic_assets.views.errors import ViewDefinitionError
 from epic_assets.views.schema import SchemaNode, quote_identifier
 
-_SIMPLE_SQL = re.compile(r'[A-Za-z_][A-Za-z0-9_]*|"[^"]+"')
+_LAMBDA_VARIABLE = re.compile(r"_[a-z]+[0-9]+")
 _BOOLEAN_TYPES = {"boolean", None}
 _NUMERIC_TYPES = {"integer", "decimal", "positiveInt", "unsignedInt", "integer64"}
 _INTEGER_TYPES = {"integer", "positiveInt", "unsignedInt", "integer64"}
@@ -39,11 +39,15 @@ class Expr:
     # For ``a | b | c``: the operands, so ``.first()`` can become coalesce(a.first(), b.first(), ...)
     # instead of materialising and de-duplicating the concatenated list.
     union_parts: tuple[Expr, ...] = ()
+    # For a single primitive read from an element: (parent, element name), so that ``.extension`` and
+    # ``.id`` can read the FHIR JSON '_element' sibling that holds a primitive's extensions.
+    origin: tuple[Expr, str] | None = None
 
 
 def derive(e: Expr, **changes: object) -> Expr:
     """A copy of ``e`` with changes; union operands never carry over to a derived value."""
     changes.setdefault("union_parts", ())
+    changes.setdefault("origin", None)
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -81,6 +85,10 @@ class Translator:
         self.root_struct_token = root_struct_token
         self._counter = itertools.count(1)
         self.json_requests: set[tuple[str, ...]] = set()
+        # Paths that read elements the shipped definitions do not know (kept as untyped JSON).
+        self.warnings: list[str] = []
+        # Resource-level subexpressions computed once per row in an inner projection (see call()).
+        self.hoisted: dict[fhirpath.Node, tuple[str, Expr]] = {}
 
     def fresh(self, prefix: str = "x") -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -125,9 +133,7 @@ class Translator:
         if not e.many:
             return e
         message = quote_sql_literal(f"{where}: expression returned more than one value")
-        return derive(
-            e, sql=f"(CASE WHEN len({e.sql}) > 1 THEN error({message}) ELSE ({e.sql})[1] END)", many=False
-        )
+        return derive(e, sql=f"(CASE WHEN len({e.sql}) > 1 THEN error({message}) ELSE ({e.sql})[1] END)", many=False)
 
     def to_text(self, e: Expr) -> Expr:
         """A JSON-held value of unknown type, read as text for comparison and output."""
@@ -148,14 +154,30 @@ class Translator:
 
     # ----------------------------------------------------------------- navigation
     def member(self, base: Expr, name: str, where: str) -> Value:
+        if fhir_model.is_primitive(base.fhir_type) and name in {"extension", "id"} and base.origin is not None:
+            parent, element_name = base.origin
+            sibling = self._navigate(parent, f"_{element_name}", "Element", False, where)
+            return self.member(sibling, name, where)
+        if fhir_model.is_primitive(base.fhir_type) and not base.json:
+            raise ViewDefinitionError(f"{where}: cannot read '{name}' of a {base.fhir_type} value")
         definition = fhir_model.element(base.fhir_type, name) if base.fhir_type else None
         if definition is not None and definition.is_choice:
             return Choice(base, name, definition.types)
         if definition is None:
+            if base.fhir_type is not None and fhir_model.is_known_type(base.fhir_type):
+                message = f"{where}: '{name}' is not an element of {base.fhir_type} in FHIR R4; read as untyped JSON"
+                if message not in self.warnings:
+                    self.warnings.append(message)
             return self._navigate(base, name, None, False, where)
         return self._navigate(base, name, definition.types[0], definition.many, where)
 
     def _navigate(self, base: Expr, name: str, fhir_type: str | None, many: bool, where: str) -> Expr:
+        result = self._navigate_to(base, name, fhir_type, many, where)
+        if fhir_model.is_primitive(fhir_type) and not many and not base.many:
+            return replace(result, origin=(base, name))
+        return result
+
+    def _navigate_to(self, base: Expr, name: str, fhir_type: str | None, many: bool, where: str) -> Expr:
         nodes = tuple(n.child(name, fhir_type, many) for n in base.nodes)
         for node in base.nodes:
             node.navigated = True
@@ -167,7 +189,7 @@ class Translator:
             return self._normalise_unknown(Expr(sql, many, fhir_type, nodes, child_json), fhir_type)
 
         def access(v: str) -> str:
-            if _SIMPLE_SQL.fullmatch(v):
+            if _LAMBDA_VARIABLE.fullmatch(v):
                 return f"{v}.{quote_identifier(name)}"
             return f"struct_extract({v}, {quote_sql_literal(name)})"
 
@@ -198,9 +220,7 @@ class Translator:
             return e
         if e.many:
             v = self.fresh()
-            items = (
-                f"CASE WHEN json_type({v}) = 'ARRAY' THEN json_extract({v}, '$[*]') ELSE [{v}] END"
-            )
+            items = f"CASE WHEN json_type({v}) = 'ARRAY' THEN json_extract({v}, '$[*]') ELSE [{v}] END"
             return derive(e, sql=f"flatten(list_transform({e.sql}, lambda {v}: {items}))")
         j = e.sql
         return derive(
@@ -238,6 +258,13 @@ class Translator:
                 return Expr("NULL", False, type_name)
             concrete = fhir_model.choice_element_name(value.stem, type_name)
             return self._navigate(value.parent, concrete, type_name, False, where)
+        if value.fhir_type == "Resource" and value.json:
+            # contained resources and other polymorphic Resource elements: keep those of the type
+            v = self.fresh()
+            keep = f"json_extract_string({{}}, '$.resourceType') = {quote_sql_literal(type_name)}"
+            if value.many:
+                return Expr(f"list_filter({value.sql}, lambda {v}: {keep.format(v)})", True, type_name, (), True)
+            return Expr(f"(CASE WHEN {keep.format(value.sql)} THEN {value.sql} END)", False, type_name, (), True)
         if value.fhir_type is None or value.fhir_type == type_name:
             return derive(value, fhir_type=type_name) if value.fhir_type is None and not value.json else value
         return Expr("NULL", False, type_name)
@@ -305,7 +332,8 @@ class Translator:
             element, collection = (left, right) if op == "in" else (right, left)
             element = self.singleton(self.to_text(element), where)
             collection = self.to_text(collection)
-            return Expr(f"list_contains({self.as_list(collection)}, {element.sql})", False, "boolean")
+            found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
+            return Expr(f"(CASE WHEN {element.sql} IS NOT NULL THEN {found} END)", False, "boolean")
         left = self.singleton(self.to_text(left), where)
         right = self.singleton(self.to_text(right), where)
         if op in {"and", "or"}:
@@ -321,8 +349,11 @@ class Translator:
             equal = f"(lower(CAST({left.sql} AS VARCHAR)) = lower(CAST({right.sql} AS VARCHAR)))"
             return Expr(equal if op == "~" else f"(NOT {equal})", False, "boolean")
         if op == "&":
-            return Expr(f"(coalesce(CAST({left.sql} AS VARCHAR), '') || coalesce(CAST({right.sql} AS VARCHAR), ''))",
-                        False, "string")
+            return Expr(
+                f"(coalesce(CAST({left.sql} AS VARCHAR), '') || coalesce(CAST({right.sql} AS VARCHAR), ''))",
+                False,
+                "string",
+            )
         if op == "+" and (left.fhir_type in _STRING_TYPES or right.fhir_type in _STRING_TYPES):
             return Expr(f"({left.sql} || {right.sql})", False, "string")
         if op in {"+", "-", "*", "/", "div", "mod"}:
@@ -366,11 +397,23 @@ class Translator:
     def call(self, node: fhirpath.Call, scope: Scope, where: str) -> Value:
         from epic_assets.views import functions  # the function table imports this module
 
-        base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
         handler = functions.FUNCTIONS.get(node.name)
         if handler is None:
             raise ViewDefinitionError(f"{where}: unknown function '{node.name}'")
-        return handler(self, base, node.args, scope, where)
+        hoistable = node.name == "first" and scope.focus.is_root and _selects_by_condition(node.base)
+        if hoistable and node in self.hoisted:
+            return self.hoisted[node][1]
+        base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
+        result = handler(self, base, node.args, scope, where)
+        if hoistable and isinstance(result, Expr) and not result.many:
+            # Library views pick one coding by system priority and then read .code, .system and
+            # .display from it: computing the choice once per row instead of once per column is the
+            # single largest saving on wide views. Keyed by syntax, so equal paths share one column.
+            alias = f"_shared{len(self.hoisted) + 1}"
+            hoisted = derive(result, sql=quote_identifier(alias))
+            self.hoisted[node] = (result.sql, hoisted)
+            return hoisted
+        return result
 
     def with_item_scope(self, base: Expr, scope: Scope) -> tuple[str, Scope]:
         """A lambda variable over the items of ``base`` and the scope that makes it ``$this``."""
@@ -387,6 +430,17 @@ class Translator:
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql
         return Expr(f"(CASE WHEN {condition} THEN {value_sql} END)", False, base.fhir_type, base.nodes, base.json)
+
+
+def _selects_by_condition(node: fhirpath.Node | None) -> bool:
+    """Whether a path filters or unions collections (worth computing once when used repeatedly)."""
+    if isinstance(node, fhirpath.Binary):
+        return node.op == "|" or _selects_by_condition(node.left) or _selects_by_condition(node.right)
+    if isinstance(node, fhirpath.Call):
+        return node.name == "where" or _selects_by_condition(node.base)
+    if isinstance(node, (fhirpath.Member, fhirpath.Index)):
+        return _selects_by_condition(node.base)
+    return False
 
 
 def exists(translator: Translator, e: Expr) -> Expr:

@@ -91,8 +91,15 @@ def normalise_type_name(name: str) -> str:
     if "." in name:
         namespace, _, rest = name.partition(".")
         if namespace == "System":
-            return {"String": "string", "Boolean": "boolean", "Integer": "integer", "Decimal": "decimal",
-                    "Date": "date", "DateTime": "dateTime", "Time": "time"}.get(rest, rest)
+            return {
+                "String": "string",
+                "Boolean": "boolean",
+                "Integer": "integer",
+                "Decimal": "decimal",
+                "Date": "date",
+                "DateTime": "dateTime",
+                "Time": "time",
+            }.get(rest, rest)
         if namespace == "FHIR":
             return rest
     return name

@@ -7,6 +7,7 @@ Every handler receives the translator, the (untranslated-argument) call and retu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from epic_assets.identifiers import quote_sql_literal
@@ -44,9 +45,50 @@ def _base(t: Translator, base: Value, where: str) -> Expr:
     return t.resolve(base, where)
 
 
+# A choice element with at most this many types can be tested for presence as a whole
+# (``value.exists()``); open types (Extension.value[x], ~50 types) must name one with ofType().
+_MAX_CHOICE_PRESENCE_TYPES = 16
+
+
+def _present(t: Translator, base: Value, where: str) -> Expr:
+    """exists() of a value, or of any typed variant of a choice element."""
+    if isinstance(base, Choice) and len(base.types) <= _MAX_CHOICE_PRESENCE_TYPES:
+        tests = [exists(t, t.of_type(base, type_name, where)).sql for type_name in base.types]
+        return Expr(f"({' OR '.join(tests)})", False, "boolean")
+    return exists(t, _base(t, base, where))
+
+
 @_function("ofType", (1,))
 def _of_type(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     return t.of_type(base, type_name_of(args[0], where), where)
+
+
+@_function("as", (1,))
+def _as(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    return t.of_type(base, type_name_of(args[0], where), where)
+
+
+@_function("is", (1,))
+def _is(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    return exists(t, t.of_type(base, type_name_of(args[0], where), where))
+
+
+@_function("union", (1,))
+def _union(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    other = t.resolve(t.value(args[0], scope, where), where)
+    return t.union(_base(t, base, where), other, where)
+
+
+@_function("combine", (1,))
+def _combine(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    left = _base(t, base, where)
+    merged = t.union(left, t.resolve(t.value(args[0], scope, where), where), where)
+    # combine keeps duplicates: the concatenation without union's de-duplication
+    lists = [t.as_list(part) for part in merged.union_parts]
+    sql = lists[0]
+    for other in lists[1:]:
+        sql = f"list_concat({sql}, {other})"
+    return derive(merged, sql=sql)
 
 
 @_function("where", (1,))
@@ -56,15 +98,14 @@ def _where(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> 
 
 @_function("exists", (0, 1))
 def _exists(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
-    e = _base(t, base, where)
-    if args:
-        e = t.filter(e, args[0], scope, where)
-    return exists(t, e)
+    if not args:
+        return _present(t, base, where)
+    return exists(t, t.filter(_base(t, base, where), args[0], scope, where))
 
 
 @_function("empty")
 def _empty(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
-    return Expr(f"(NOT {exists(t, _base(t, base, where)).sql})", False, "boolean")
+    return Expr(f"(NOT {_present(t, base, where).sql})", False, "boolean")
 
 
 @_function("hasValue")
@@ -195,7 +236,11 @@ def _reference_key(t: Translator, base: Value, args: Args, scope: Scope, where: 
         if expected is None:
             return f"coalesce(nullif({literal_id}, ''), {uuid})"
         type_matches = f"regexp_extract({ref}, {_REFERENCE}, 1) = {quote_sql_literal(expected)}"
-        return f"(CASE WHEN {type_matches} THEN {literal_id} END)"
+        # Fast path for the usual relative 'Type/id' (no regular expression per row).
+        prefix = quote_sql_literal(expected + "/")
+        rest = f"substr({ref}, {len(expected) + 2})"
+        relative = f"starts_with({ref}, {prefix}) AND strpos({rest}, '/') = 0 AND {rest} <> ''"
+        return f"(CASE WHEN {relative} THEN {rest} WHEN {type_matches} THEN {literal_id} END)"
 
     if reference.many:
         v, w = t.fresh(), t.fresh()
@@ -242,6 +287,20 @@ _string_function("replace", (2,), "string", "derive({0}, {1}, {2})")
 _string_function("indexOf", (1,), "integer", "(strpos({0}, {1}) - 1)")
 
 
+@_function("replaceMatches", (2,))
+def _replace_matches(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    e = t.singleton(t.to_text(_base(t, base, where)), where)
+    pattern = _arg(t, args[0], scope, where).sql
+    substitution = args[1]
+    if isinstance(substitution, fhirpath.Literal) and substitution.kind == "string":
+        # FHIRPath writes group references as $1; DuckDB (RE2) as \1
+        text = re.sub(r"\$(\d)", r"\\\1", str(substitution.value))
+        replacement = quote_sql_literal(text)
+    else:
+        replacement = _arg(t, substitution, scope, where).sql
+    return Expr(f"regexp_replace({e.sql}, {pattern}, {replacement}, 'g')", False, "string")
+
+
 @_function("substring", (1, 2))
 def _substring(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     e = t.singleton(t.to_text(_base(t, base, where)), where)
@@ -249,7 +308,3 @@ def _substring(t: Translator, base: Value, args: Args, scope: Scope, where: str)
     if len(args) == 2:
         return Expr(f"substr({e.sql}, ({start}) + 1, {_arg(t, args[1], scope, where).sql})", False, "string")
     return Expr(f"substr({e.sql}, ({start}) + 1)", False, "string")
-
-
-def is_choice(value: Value) -> bool:
-    return isinstance(value, Choice)

@@ -34,12 +34,12 @@ class SchemaNode:
     @property
     def held_as_json(self) -> bool:
         """Navigated as JSON (unknown or recursive); a childless complex node is struct-like to paths."""
-        return self.fhir_type is None or self.path in self.forced_json
+        return self.fhir_type in (None, "Resource") or self.path in self.forced_json
 
     @property
     def as_json(self) -> bool:
         """Held as raw JSON rather than a typed value."""
-        if self.fhir_type is None or self.path in self.forced_json:
+        if self.held_as_json:
             return True
         return not fhir_model.is_primitive(self.fhir_type) and not self.children
 

@@ -32,11 +32,12 @@ MAX_OBJECT_BYTES = 256 * 1024 * 1024
 class NdjsonSource:
     """NDJSON files (``.ndjson`` or ``.ndjson.gz``); lines of other resource types are filtered out.
 
-    ``read_json`` splits each line into its top-level elements, kept as raw JSON, with an explicit column
-    list (no sampling, no inference); ``json_transform`` then types each element with the view's schema.
-    Typing per element rather than in ``read_json`` keeps a file that mixes resource types readable:
-    an element that means something else in another type (``Organization.name`` is a string,
-    ``Patient.name`` a list) cannot fail the read, and those rows are dropped by the resourceType filter.
+    ``read_json`` parses each line once, straight into the view's typed columns (explicit ``columns``:
+    no sampling, no inference). ``ignore_errors`` makes an element whose JSON shape does not fit the
+    schema NULL instead of failing the whole read — the same rule ``json_transform`` applies for
+    :class:`JsonTextSource` — which is what lets a file mix resource types (``Organization.name`` is a
+    string where ``Patient.name`` is a list). A line that is not a JSON object with a resourceType
+    (malformed JSON) still fails the query, naming the file, so nothing is dropped silently.
     """
 
     paths: Sequence[str | Path]
@@ -45,20 +46,13 @@ class NdjsonSource:
         if not self.paths:
             raise ViewDefinitionError("NdjsonSource: no input files")
         files = ", ".join(quote_sql_literal(str(p)) for p in self.paths)
-        raw_columns = ", ".join(
-            f"{quote_sql_literal(name)}: {quote_sql_literal('VARCHAR' if name == 'resourceType' else 'JSON')}"
-            for name, _ in compiled.root_fields()
-        )
-        projections = ", ".join(
-            quote_sql_identifier(name)
-            if name == "resourceType"
-            else f"json_transform({quote_sql_identifier(name)}, {_structure(node.transform_structure())}) "
-            f"AS {quote_sql_identifier(name)}"
-            for name, node in compiled.root_fields()
-        )
+        columns = ", ".join(quote_sql_identifier(name) for name, _ in compiled.root_fields())
+        unreadable = "'NDJSON line without a resourceType (malformed JSON?) in ' || filename"
         return (
-            f"SELECT {projections} FROM read_json([{files}], format='newline_delimited', "
-            f"columns={{{raw_columns}}}, maximum_object_size={MAX_OBJECT_BYTES})"
+            f"SELECT {columns} FROM read_json([{files}], format='newline_delimited', "
+            f"columns={compiled.read_json_columns()}, maximum_object_size={MAX_OBJECT_BYTES}, "
+            f"ignore_errors=true, filename=true) "
+            f"WHERE CASE WHEN {quote_sql_identifier('resourceType')} IS NULL THEN error({unreadable}) ELSE true END"
         )
 
 

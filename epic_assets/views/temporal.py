@@ -23,8 +23,7 @@ def _group(sql: str, pattern: str, n: int) -> str:
 def date_low(sql: str) -> str:
     """'2020' -> '2020-01-01', '2020-05' -> '2020-05-01', full dates and longer values cut to the date."""
     return (
-        f"(CASE length({sql}) WHEN 4 THEN {sql} || '-01-01' WHEN 7 THEN {sql} || '-01' "
-        f"ELSE substr({sql}, 1, 10) END)"
+        f"(CASE length({sql}) WHEN 4 THEN {sql} || '-01-01' WHEN 7 THEN {sql} || '-01' ELSE substr({sql}, 1, 10) END)"
     )
 
 
@@ -78,6 +77,20 @@ def boundary(sql: str, fhir_type: str, kind: str) -> str:
     raise ViewDefinitionError(f"{kind}Boundary() is not defined for {fhir_type}")
 
 
+def _instant(text: str) -> str:
+    """A FHIR date/dateTime/instant as TIMESTAMPTZ, independent of the session time zone.
+
+    Values without an offset (dates, partial dates) are taken as UTC: a date becomes its first instant
+    in UTC, so results do not change with DuckDB's TimeZone setting.
+    """
+    has_offset = f"(right({text}, 1) = 'Z' OR substr({text}, -6, 1) IN ('+', '-'))"
+    return (
+        f"(CASE WHEN length({text}) <= 10 THEN TRY_CAST({date_low(text)} || ' 00:00:00+00:00' AS TIMESTAMPTZ) "
+        f"WHEN {has_offset} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+        f"ELSE TRY_CAST({text} || '+00:00' AS TIMESTAMPTZ) END)"
+    )
+
+
 def ansi_cast(sql: str, ansi_type: str, where: str) -> str:
     """Cast a column to its ``ansi/type`` tag; temporal FHIR text gets partial-value handling."""
     if not isinstance(ansi_type, str) or not _ANSI_TYPE.fullmatch(ansi_type.strip()):
@@ -87,11 +100,7 @@ def ansi_cast(sql: str, ansi_type: str, where: str) -> str:
     if target == "DATE":
         return f"TRY_CAST({date_low(text)} AS DATE)"
     if target in {"TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE", "DATETIME"}:
-        zoned = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ))"
-        return f"(CASE WHEN length({text}) <= 10 THEN TRY_CAST({date_low(text)} AS TIMESTAMP) ELSE {zoned} END)"
+        return f"timezone('UTC', {_instant(text)})"
     if target in {"TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"}:
-        return (
-            f"(CASE WHEN length({text}) <= 10 THEN TRY_CAST({date_low(text)} AS TIMESTAMPTZ) "
-            f"ELSE TRY_CAST({text} AS TIMESTAMPTZ) END)"
-        )
+        return _instant(text)
     return f"TRY_CAST({sql} AS {target})"

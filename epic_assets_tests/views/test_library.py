@@ -80,6 +80,13 @@ def test_the_library_ships_exactly_the_documented_tables() -> None:
         assert f"`{name}`" in readme, f"README.md does not document {name}"
 
 
+def test_readme_column_reference_matches_each_view(view: dict[str, Any]) -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split(f"### `{view['name']}` (", 1)[1].split("\n### ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.MULTILINE)
+    assert documented == [column["name"] for column in all_columns(view)]
+
+
 def test_view_name_is_the_file_stem_and_a_valid_table_name(view: dict[str, Any]) -> None:
     assert view["resourceType"] == "ViewDefinition"
     assert (LIBRARY_DIR / f"{view['name']}.json").is_file()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from epic_assets.views.library import load_view_json
 from epic_assets_tests.views.test_library_support import (
     ViewRunner,
     as_utc,
@@ -65,6 +66,8 @@ def test_blood_pressure_becomes_systolic_and_diastolic_rows(epic: ViewRunner, ep
     # The panel code is the first LOINC coding that is not the 8716-3 grouper, though Epic lists OIDs first.
     panel = next(c for c in bp["code"]["coding"] if c["system"] == LOINC and c["code"] != "8716-3")
     assert {row["observation_code"] for row in rows} == {panel["code"]}
+    names = {row["code"]: row["vital_sign"] for row in rows}
+    assert names == {"8480-6": "systolic_blood_pressure", "8462-4": "diastolic_blood_pressure"}
 
 
 def test_every_bulk_bp_observation_yields_its_two_rows(epic: ViewRunner, epic_samples: Path) -> None:
@@ -93,6 +96,7 @@ def test_temperature_fahrenheit_comes_from_epics_extension(epic: ViewRunner, epi
     assert float(row["temperature_celsius"]) == celsius
     assert float(row["value"]) == celsius and row["unit_code"] == "Cel"
     assert row["code"] == first_coding_in(temp["code"], [LOINC], skip_codes=("8716-3",))["code"]
+    assert row["vital_sign"] == "body_temperature"
 
 
 def test_temperature_without_the_extension_is_computed(epic_samples: Path, tmp_path: Path) -> None:
@@ -115,16 +119,22 @@ def test_temperature_without_the_extension_is_computed(epic_samples: Path, tmp_p
     assert float(rows["recorded-in-fahrenheit"]["temperature_celsius"]) == pytest.approx((99.5 - 32) * 5 / 9)
 
 
-def test_vital_code_skips_the_vital_signs_grouper(epic: ViewRunner, epic_samples: Path) -> None:
-    for name in ("Observation.vital-signs.Pulse.json", "Observation.vital-signs.Weight.json"):
-        resource = sample(epic_samples, name)
-        # Epic lists its OIDs first and the 8716-3 "Vital signs" grouper before the measurement's LOINC.
-        assert resource["code"]["coding"][0]["system"].startswith(EPIC_OID_PREFIX)
-        expected = first_coding_in(resource["code"], [LOINC], skip_codes=("8716-3",))
-        (row,) = [row for row in epic.rows("vital_signs") if row["id"] == resource["id"]]
-        assert (row["code"], row["code_system"]) == (expected["code"], LOINC)
-        assert float(row["value"]) == resource["valueQuantity"]["value"]
-        assert by_id(epic.rows("observation"))[resource["id"]]["code"] == expected["code"]
+@pytest.mark.parametrize(
+    ("name", "vital_sign"),
+    [("Observation.vital-signs.Pulse.json", "heart_rate"), ("Observation.vital-signs.Weight.json", "body_weight")],
+)
+def test_vital_code_skips_the_vital_signs_grouper(
+    epic: ViewRunner, epic_samples: Path, name: str, vital_sign: str
+) -> None:
+    resource = sample(epic_samples, name)
+    # Epic lists its OIDs first and the 8716-3 "Vital signs" grouper before the measurement's LOINC.
+    assert resource["code"]["coding"][0]["system"].startswith(EPIC_OID_PREFIX)
+    expected = first_coding_in(resource["code"], [LOINC], skip_codes=("8716-3",))
+    (row,) = [row for row in epic.rows("vital_signs") if row["id"] == resource["id"]]
+    assert (row["code"], row["code_system"]) == (expected["code"], LOINC)
+    assert float(row["value"]) == resource["valueQuantity"]["value"]
+    assert by_id(epic.rows("observation"))[resource["id"]]["code"] == expected["code"]
+    assert row["vital_sign"] == vital_sign
 
 
 def test_hba1c_lab_without_a_unit_keeps_its_value(epic: ViewRunner, epic_samples: Path) -> None:
@@ -172,9 +182,7 @@ def test_padded_internal_identifier_is_kept_raw_and_trimmed(epic: ViewRunner, ep
 
 def test_mrn_uses_the_configured_system(epic: ViewRunner, epic_samples: Path) -> None:
     patient = sample(epic_samples, "Patient.sandbox.erXuFYUfucBZaryVksYEcMg3.json")
-    shipped_system = json.loads(
-        (Path(__file__).resolve().parents[2] / "epic_assets/views/library/patient.json").read_text()
-    )["constant"][0]["valueString"]
+    shipped_system = load_view_json("patient")["constant"][0]["valueString"]
     default = next(i["value"] for i in patient["identifier"] if i["system"] == shipped_system)
     assert by_id(epic.rows("patient"))[patient["id"]]["mrn"] == default
     login = next(i for i in patient["identifier"] if i["type"]["text"] == "MYCHARTLOGIN")

@@ -9,13 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
+from epic_assets.views import JsonTextSource, compile_view, load_view
+from epic_assets.views.library import load_view_json, view_names
 from epic_assets_tests.views.test_library_support import (
+    ViewRunner,
     as_utc,
     by_id,
     fhir_instant,
     first_coding_in,
+    iter_sample_resources,
+    ndjson_files,
     run_library_view,
     write_ndjson,
 )
@@ -145,3 +151,32 @@ def test_procedure_performed_date_time_and_snomed_over_cpt(shapes: Path) -> None
     assert row["performed_start"] == PROCEDURE["performedDateTime"]
     assert as_utc(row["performed_start_at"]) == fhir_instant(PROCEDURE["performedDateTime"])
     assert row["performed_end"] is None and row["performed_end_at"] is None
+
+
+@pytest.fixture(scope="module")
+def everything(epic_samples: Path, tmp_path_factory: pytest.TempPathFactory) -> ViewRunner:
+    """The Epic samples plus the constructed shapes: every shipped view's resource type is present."""
+    directory = tmp_path_factory.mktemp("everything")
+    write_ndjson(directory, [*iter_sample_resources(epic_samples), ALLERGY, *MEDICATION_REQUESTS, PROCEDURE])
+    return ViewRunner(directory)
+
+
+@pytest.mark.parametrize("name", view_names())
+def test_json_text_in_duckdb_gives_the_same_rows_as_ndjson(everything: ViewRunner, name: str) -> None:
+    """The warehouse reads raw JSON text already in DuckDB; every view must give the same table from it."""
+    view = load_view_json(name)
+    compiled = compile_view(load_view(view))
+    lines = [
+        line
+        for path in ndjson_files(everything.directory, view["resource"])
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("CREATE TABLE raw (resource VARCHAR)")
+        connection.executemany("INSERT INTO raw VALUES (?)", [[line] for line in lines])
+        cursor = connection.execute(compiled.sql(JsonTextSource(query="SELECT resource FROM raw", column="resource")))
+        names = [column[0] for column in cursor.description]
+        from_text = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    assert lines, f"no {view['resource']} input"
+    assert sorted(map(repr, from_text)) == sorted(map(repr, everything.rows(name)))

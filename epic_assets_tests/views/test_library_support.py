@@ -177,3 +177,17 @@ def iter_sample_resources(epic_samples: Path) -> Iterator[dict[str, Any]]:
         if identity[0] in covered and identity not in seen:
             seen.add(identity)
             yield resource
+
+
+def materialize_library(connection: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    """A table per shipped view; empty (with the compiled column types) where `directory` lacks the type."""
+    for name in view_names():
+        view = load_view_json(name)
+        compiled = compile_view(load_view(view))
+        files = ndjson_files(directory, view["resource"])
+        if files:
+            sql = compiled.sql(NdjsonSource(paths=[str(path) for path in files]))
+            connection.execute(f'CREATE TABLE "{name}" AS {sql}')
+        else:
+            columns = ", ".join(f'"{column}" {sql_type}' for column, sql_type in compiled.columns)
+            connection.execute(f'CREATE TABLE "{name}" ({columns})')

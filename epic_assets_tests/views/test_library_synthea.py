@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from epic_assets.views.library import LIBRARY_DIR
 from epic_assets_tests.views.test_library import CHILD_TABLES
 from epic_assets_tests.views.test_library_support import (
     SYNTHEA_SETS,
@@ -21,6 +23,7 @@ from epic_assets_tests.views.test_library_support import (
     group_by,
     is_laboratory,
     is_vital_sign,
+    materialize_library,
     reference_id,
 )
 
@@ -107,18 +110,23 @@ def test_observation_and_its_children_join_to_patient_and_encounter(synthea: Vie
             assert not dangling, f"{table}: {len(dangling)} rows name an encounter that is not in encounter"
 
 
-def test_report_results_link_to_observations_or_keep_the_unresolved_reference(synthea: ViewRunner) -> None:
+def test_report_results_link_to_observations_in_both_reference_forms(synthea: ViewRunner) -> None:
     reports = present(synthea, "DiagnosticReport")
     observations = by_id(synthea.rows("observation"))
     rows = group_by(synthea.rows("diagnostic_report_result"), "diagnostic_report_id")
+    forms = set()
     for report in reports:
-        for result, row in zip(
-            report.get("result", []), sorted(rows.get(report["id"], []), key=lambda r: r["result_index"]), strict=True
-        ):
-            assert row["reference"] == result["reference"]
-            assert row["observation_id"] == reference_id(result, "Observation")
-            if row["observation_id"] is not None:
-                assert row["observation_id"] in observations
+        ordered = sorted(rows.get(report["id"], []), key=lambda r: r["result_index"])
+        for result, row in zip(report.get("result", []), ordered, strict=True):
+            text = result["reference"]
+            forms.add(text.split(":", 1)[0] if text.startswith("urn:") else "relative")
+            expected = (
+                text.removeprefix("urn:uuid:") if text.startswith("urn:uuid:") else reference_id(result, "Observation")
+            )
+            assert row["reference"] == text
+            assert row["observation_id"] == expected
+            assert row["observation_id"] in observations, f"{report['id']} result {text} does not join"
+    assert "relative" in forms
 
 
 def test_vital_signs_rows_are_values_and_components(synthea: ViewRunner) -> None:
@@ -255,3 +263,25 @@ def test_codes_follow_the_system_priority(synthea: ViewRunner, table: str) -> No
         assert row[column] == (expected or {}).get("code"), resource["id"]
         system_column = "code_system" if column == "code" else column.replace("_code", "_system")
         assert row[system_column] == (expected or {}).get("system")
+
+
+def test_every_synthea_vital_sign_gets_a_short_name(synthea: ViewRunner) -> None:
+    rows = synthea.rows("vital_signs")
+    unnamed = {row["code"] for row in rows if row["vital_sign"] is None}
+    assert not unnamed, f"vital-sign LOINC codes without a vital_sign name: {sorted(unnamed)}"
+    names_by_code = {(row["code"], row["vital_sign"]) for row in rows if row["code"] in ("8480-6", "8462-4")}
+    assert names_by_code == {("8480-6", "systolic_blood_pressure"), ("8462-4", "diastolic_blood_pressure")}
+
+
+def test_readme_example_queries_run(synthea: ViewRunner) -> None:
+    readme = (LIBRARY_DIR / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Example queries", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    statements = [statement.strip() for statement in block.split(";") if statement.strip()]
+    assert len(statements) >= 4
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        materialize_library(connection, synthea.directory)
+        results = [connection.execute(statement).fetchall() for statement in statements]
+    latest_bp = results[0]
+    assert latest_bp, "the blood-pressure example returns rows on Synthea"
+    assert {row[2] for row in latest_bp} == {"systolic_blood_pressure", "diastolic_blood_pressure"}

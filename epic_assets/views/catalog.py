@@ -1,0 +1,71 @@
+"""Which views exist: the shipped table library merged with a user's own folder (``EPIC_VIEWS_DIR``).
+
+A user view whose name equals a shipped one replaces it, which is how a site adapts a table without
+forking the library. Every name is checked as a SQL table name; an unreadable or invalid user view is
+an error naming its file, never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from epic_assets import identifiers
+from epic_assets.views.definition import parse_view
+from epic_assets.views.errors import ViewDefinitionError
+from epic_assets.views.library import LIBRARY_DIR
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    resource: str
+    origin: str  # "shipped" or "user"
+    path: Path
+    view: dict[str, Any]
+
+
+def _read(path: Path, origin: str) -> CatalogEntry:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ViewDefinitionError(f"{path}: cannot read view: {error.strerror or error}") from None
+    except json.JSONDecodeError as error:
+        raise ViewDefinitionError(f"{path}: line {error.lineno}: invalid JSON: {error.msg}") from None
+    try:
+        definition = parse_view(data, origin=str(path))
+    except ViewDefinitionError as error:
+        raise ViewDefinitionError(f"{path}: {error}") from None
+    name = definition.name or path.name.removesuffix(".json")
+    try:
+        identifiers.sql_name(name, where=str(path))
+    except identifiers.InvalidIdentifierError as error:
+        raise ViewDefinitionError(str(error)) from None
+    return CatalogEntry(name, definition.resource, origin, path, data)
+
+
+def _folder(folder: Path, origin: str) -> dict[str, CatalogEntry]:
+    entries: dict[str, CatalogEntry] = {}
+    for path in sorted(folder.glob("*.json")):
+        entry = _read(path, origin)
+        if entry.name in entries:
+            raise ViewDefinitionError(f"{path}: view name '{entry.name}' is also used by {entries[entry.name].path}")
+        entries[entry.name] = entry
+    return entries
+
+
+def catalog(views_dir: Path | None) -> dict[str, CatalogEntry]:
+    """Shipped views overlaid by the user's, keyed and sorted by name."""
+    entries = _folder(LIBRARY_DIR, "shipped")
+    if views_dir is not None:
+        if not views_dir.is_dir():
+            raise ViewDefinitionError(f"{views_dir}: views folder does not exist")
+        entries.update(_folder(views_dir, "user"))
+    return dict(sorted(entries.items()))
+
+
+def available_views(views_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """Every available ViewDefinition (as parsed JSON) by name; user views override shipped ones."""
+    return {name: entry.view for name, entry in catalog(views_dir).items()}

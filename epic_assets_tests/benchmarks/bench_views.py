@@ -1,0 +1,112 @@
+"""Benchmark: materialising the shipped ``observation`` view against DuckDB's own parse of the file.
+
+Builds a large Observation NDJSON file by replicating the Synthea Observations in ../shared (both sets,
+gzip and plain) with unique ids, then times in the same run:
+
+* L — DuckDB's full parse: ``select count(*) from read_json(<file>, format='newline_delimited')``
+* V — ``create table t as <compiled observation view>`` from the same file (NdjsonSource)
+* M — for context, DuckDB materialising its own full parse:
+  ``create table m as select * from read_json(<file>, format='newline_delimited')``. ``count(*)`` lets
+  DuckDB skip building column vectors, so L is a lower bound no materialising query can approach; M
+  shows the cost of producing the data at all.
+
+and prints them, the ratios V / L (target <= 1.5) and V / M, and the peak resident memory.
+
+    .venv/bin/python -m epic_assets_tests.benchmarks.bench_views [--rows N] [--repeat K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from epic_assets.views import NdjsonSource, compile_view
+from epic_assets.views.library import LIBRARY_DIR
+from epic_assets_tests.conftest import shared_dir
+
+
+def _source_observations(synthea: Path) -> list[dict[str, object]]:
+    observations: list[dict[str, object]] = []
+    for path in sorted(synthea.rglob("Observation*.ndjson*")):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+            observations.extend(json.loads(line) for line in handle if line.strip())
+    return observations
+
+
+def build_file(target: Path, rows: int, synthea: Path) -> None:
+    templates = _source_observations(synthea)
+    if not templates:
+        sys.exit(f"no Observation NDJSON under {synthea}")
+    with target.open("w", encoding="utf-8") as out:
+        for n in range(rows):
+            resource_ = dict(templates[n % len(templates)])
+            resource_["id"] = f"{resource_['id']}-{n}"
+            out.write(json.dumps(resource_, separators=(",", ":")) + "\n")
+
+
+def _timed(connection: duckdb.DuckDBPyConnection, sql: str, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        connection.execute(sql).fetchall()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="Observations in the file (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is reported")
+    args = parser.parse_args(argv)
+    shared = shared_dir()
+    if shared is None:
+        sys.exit("../shared is not beside this checkout (set EPIC_SHARED_DIR)")
+    view_path = LIBRARY_DIR / "observation.json"
+    compiled = compile_view(view_path)
+    with tempfile.TemporaryDirectory(prefix="bench-views-") as tmp:
+        data = Path(tmp) / "Observation.ndjson"
+        started = time.perf_counter()
+        build_file(data, args.rows, shared / "data" / "synthea")
+        size_mib = data.stat().st_size / 2**20
+        print(f"input: {args.rows:,} Observations, {size_mib:,.0f} MiB ({time.perf_counter() - started:.1f}s to build)")
+        rss_after_build = _peak_rss_mib()
+        # In-memory database: the comparison is about parsing and flattening, not disk writes.
+        connection = duckdb.connect()
+        baseline_sql = f"SELECT count(*) FROM read_json('{data}', format='newline_delimited')"
+        view_sql = f"CREATE OR REPLACE TABLE t AS {compiled.sql(NdjsonSource([data]))}"
+        full_sql = f"CREATE OR REPLACE TABLE m AS SELECT * FROM read_json('{data}', format='newline_delimited')"
+        baseline = _timed(connection, baseline_sql, args.repeat)
+        materialise = _timed(connection, view_sql, args.repeat)
+        rows = connection.execute("SELECT count(*) FROM t").fetchone()
+        rss_after_view = _peak_rss_mib()
+        connection.execute("DROP TABLE t")
+        full = _timed(connection, full_sql, args.repeat)
+        connection.close()
+    print(f"view: {view_path.name} ({len(compiled.columns)} columns), {rows[0] if rows else 0:,} rows")
+    print(f"L  DuckDB full parse (read_json count):   {baseline:7.2f} s")
+    print(f"V  materialise compiled view (NdjsonSource): {materialise:7.2f} s")
+    print(f"M  DuckDB full parse, materialised:       {full:7.2f} s")
+    print(f"ratio V/L: {materialise / baseline:.2f}  (target <= 1.5)")
+    print(f"ratio V/M: {materialise / full:.2f}")
+    print(
+        f"peak RSS: {rss_after_view:,.0f} MiB through V (input build alone: {rss_after_build:,.0f} MiB); "
+        f"{_peak_rss_mib():,.0f} MiB after M"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
