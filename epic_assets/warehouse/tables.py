@@ -65,22 +65,10 @@ def build_tables(
 
 
 def view_definitions(views_dir: Path | None) -> dict[str, Any]:
-    """The shipped library plus ``views_dir/*.json``, by name (a user view replaces a shipped one).
+    """The shipped library plus ``views_dir`` (a user view replaces a shipped one), by name."""
+    from epic_assets.views.catalog import available_views
 
-    Uses ``epic_assets.views.available_views`` when the views layer provides it.
-    """
-    import epic_assets.views as views_layer
-
-    available = getattr(views_layer, "available_views", None)
-    if available is not None:
-        return dict(available(views_dir))
-    from epic_assets.views.library import load_all
-
-    found: dict[str, Any] = dict(load_all())
-    if views_dir is not None:
-        for path in sorted(Path(views_dir).glob("*.json")):
-            found[identifiers.sql_name(path.stem, where=f"view file {path}")] = path
-    return found
+    return dict(available_views(views_dir))
 
 
 def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -> BuiltTable:

@@ -162,3 +162,37 @@ def test_load_builds_the_tables_and_csv_dumps_them_by_default(synthea_dir: Path,
     with (out / "patient.csv").open() as handle:
         patients = list(csv.DictReader(handle))
     assert len(patients) == 9 and {p["_source"] for p in patients} == {"p9"}
+
+
+def test_user_views_from_epic_views_dir_become_tables_too(synthea_dir: Path, tmp_path: Path) -> None:
+    views = tmp_path / "views"
+    views.mkdir()
+    (views / "patient_gender.json").write_text(
+        json.dumps(
+            {
+                "resourceType": "ViewDefinition",
+                "name": "patient_gender",
+                "resource": "Patient",
+                "status": "active",
+                "select": [
+                    {"column": [{"name": "id", "path": "getResourceKey()"}, {"name": "gender", "path": "gender"}]}
+                ],
+            }
+        )
+    )
+    db = tmp_path / "epic.duckdb"
+    done = epic_assets(
+        "load",
+        str(synthea_dir / "pathling-r4-9pt"),
+        "--source",
+        "p9",
+        "--db",
+        str(db),
+        env={"EPIC_VIEWS_DIR": str(views)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "table patient_gender: 9 rows" in done.stdout
+    counted = epic_assets(
+        "sql", "select count(*) as n from patient_gender where gender is not null", "--db", str(db), "--format", "csv"
+    )
+    assert counted.stdout.splitlines() == ["n", "9"]
