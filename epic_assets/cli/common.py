@@ -53,8 +53,8 @@ def _json_value(value: object) -> object:
     return value
 
 
-def format_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: str) -> str:
-    """Render a result set as an aligned text table, CSV or JSON (a list of objects)."""
+def format_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: str, *, footer: bool = True) -> str:
+    """Render a result set as an aligned text table (with a row count footer), CSV or JSON (a list of objects)."""
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -78,5 +78,6 @@ def format_rows(columns: Sequence[str], rows: Sequence[Sequence[object]], fmt: s
 
     parts = [line(columns), "  ".join("-" * w for w in widths)]
     parts += [line(r) for r in cells]
-    parts.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    if footer:
+        parts.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(parts) + "\n"

@@ -55,4 +55,4 @@ def summary(result: LoadResult) -> str:
         f"source {result.source}: export {result.export_id} ({result.mode}), {result.lines} lines"
         f" ({result.blank_lines} blank) in {result.seconds:.2f} s\n"
     )
-    return header + format_rows(["type", *_COLUMNS], rows, "table")
+    return header + format_rows(["type", *_COLUMNS], rows, "table", footer=False)

@@ -72,6 +72,23 @@ class Warehouse:
             )
             return pl.read_parquet(target)
 
+    def changes(self, source: str | None = None, export_id: int | None = None) -> pl.DataFrame:
+        """What one export inserted, updated or deleted (default: the latest export of ``source``, or of all).
+
+        Unchanged resources are not listed; their counts are in ``raw_export_types``.
+        """
+        if export_id is None:
+            where, parameters = ("where source = ?", [identifiers.source_name(source)]) if source else ("", [])
+            latest = self.con.execute(f"select max(export_id) from raw_exports {where}", parameters).fetchall()
+            export_id = latest[0][0]
+            if export_id is None:
+                raise EpicAssetsError(f"no export loaded{f' for source {source!r}' if source else ''} in {self.path}")
+        return self.query(
+            "select source, resource_type, id, change, content_md5, previous_md5 from raw_changes"
+            " where export_id = ? order by resource_type, id",
+            [int(export_id)],
+        )
+
     def existing_table(self, name: str) -> str:
         """Validate ``name`` and check it exists; the returned name is safe to splice into SQL."""
         table_name = identifiers.sql_name(name, where="table name")

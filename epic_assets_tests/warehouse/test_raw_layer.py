@@ -92,6 +92,12 @@ def test_a_second_snapshot_is_compared_with_the_first(warehouse: Warehouse, tmp_
     result = warehouse.load(day2, source="s1")
 
     assert changes(warehouse, result.export_id) == {"inserted": {"new"}, "updated": {"change"}, "deleted": {"drop"}}
+    since_yesterday = warehouse.changes(source="s1")
+    assert since_yesterday.select("id", "change").rows() == [
+        ("change", "updated"),
+        ("drop", "deleted"),
+        ("new", "inserted"),
+    ]
     (counts,) = result.types
     assert (counts.inserted, counts.updated, counts.unchanged, counts.deleted) == (1, 1, 1, 1)
     assert set(current(warehouse)) == {("Patient", "keep"), ("Patient", "change"), ("Patient", "new")}
