@@ -41,24 +41,25 @@ def test_original_text_comes_back_byte_for_byte(warehouse: Warehouse, tmp_path: 
 
 
 def test_provenance_records_export_file_and_line_across_files_and_gzip(warehouse: Warehouse, tmp_path: Path) -> None:
+    gz_lines = [resource("Observation", f"o{i}", n=i) for i in range(1, 4)]
+    plain_lines = ["", resource("Observation", "o4"), "   ", "junk", resource("Observation", "o5")]
     export = write_export(
         tmp_path / "e1",
-        {
-            "Observation.000.ndjson.gz": [resource("Observation", f"o{i}") for i in range(1, 4)],
-            "Observation.001.ndjson": ["", resource("Observation", "o4"), "   ", resource("Observation", "o5")],
-        },
+        {"Observation.000.ndjson.gz": gz_lines, "Observation.001.ndjson": plain_lines, "Patient.ndjson": ["{}"]},
     )
     result = warehouse.load(export, source="s1")
 
-    rows = warehouse.con.execute("select id, export_id, file, line from raw_resources order by id").fetchall()
+    rows = warehouse.con.execute("select id, export_id, file, line, resource from raw_resources order by id").fetchall()
     assert rows == [
-        ("o1", result.export_id, "Observation.000.ndjson.gz", 1),
-        ("o2", result.export_id, "Observation.000.ndjson.gz", 2),
-        ("o3", result.export_id, "Observation.000.ndjson.gz", 3),
-        ("o4", result.export_id, "Observation.001.ndjson", 2),
-        ("o5", result.export_id, "Observation.001.ndjson", 4),
+        ("o1", result.export_id, "Observation.000.ndjson.gz", 1, gz_lines[0]),
+        ("o2", result.export_id, "Observation.000.ndjson.gz", 2, gz_lines[1]),
+        ("o3", result.export_id, "Observation.000.ndjson.gz", 3, gz_lines[2]),
+        ("o4", result.export_id, "Observation.001.ndjson", 2, plain_lines[1]),
+        ("o5", result.export_id, "Observation.001.ndjson", 5, plain_lines[4]),
     ]
-    assert (result.lines, result.blank_lines) == (5, 2)
+    quarantined = warehouse.con.execute("select file, line, raw_text from raw_quarantine order by file").fetchall()
+    assert quarantined == [("Observation.001.ndjson", 4, "junk"), ("Patient.ndjson", 1, "{}")]
+    assert (result.lines, result.blank_lines) == (7, 2)
 
 
 def test_loading_the_same_export_again_changes_nothing(warehouse: Warehouse, tmp_path: Path) -> None:
