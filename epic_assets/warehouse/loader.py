@@ -552,6 +552,7 @@ class _Load:
         for entry in counts.values():
             entry.loaded = entry.inserted + entry.updated + entry.unchanged
         lines, blank = con.execute("select count(*), count_if(blank) from _stage").fetchall()[0]
+        blank -= sum(len(s.bad_lines) for s in self.scanned)  # the byte pass left those lines empty
         result = LoadResult(
             self.source,
             self.export_id,

@@ -47,6 +47,7 @@ def test_invalid_utf8_is_kept_as_bytes_and_the_rest_of_the_file_loads(warehouse:
     result = warehouse.load(export, source="s1")
 
     assert result.total("loaded") == 2 and result.total("quarantined") == 1
+    assert (result.lines, result.blank_lines) == (3, 0)
     reason, line, text, raw = warehouse.con.execute(
         "select reason, line, raw_text, raw_bytes from raw_quarantine"
     ).fetchall()[0]
