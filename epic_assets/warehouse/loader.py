@@ -236,7 +236,7 @@ class _Load:
         con = self.con
         con.execute(
             "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, md5 varchar,"
-            " bytes bigint, blank boolean, duplicate boolean)"
+            " blank boolean, duplicate boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
@@ -276,7 +276,7 @@ class _Load:
             create or replace temp table _stage_numbered as
             select s.filename, s.rtype,
                    case when s.rtype is distinct from f.resource_type then null else s.id end as id,
-                   s.md5, s.bytes, s.blank, s.duplicate, f.file, f.resource_type as file_type,
+                   s.md5, s.blank, s.duplicate, f.file, f.resource_type as file_type,
                    s.rowid - f.row_base + 1 as line
             from _stage s join _files f on s.filename = f.path
             order by s.rowid
@@ -293,7 +293,7 @@ class _Load:
         """Stage one group of files; returns the longest line when DuckDB's line-size limit had to be raised."""
         insert = """
             insert into _stage
-            select filename, x[1], case when x[2] <> '' then x[2] end, md5(line), strlen(line),
+            select filename, x[1], case when x[2] <> '' then x[2] end, md5(line),
                    case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
@@ -313,14 +313,14 @@ class _Load:
         """Staged rows matching ``where`` (over ``_stage`` columns and ``srow``) with their line as ``text``.
 
         The files are read again in staging order and paired with ``_stage`` by position; a row whose
-        file name or byte length differs from what was staged stops the statement (it would mean the
-        two reads disagree, and no text may be stored under the wrong key).
+        file name or MD5 differs from what was staged stops the statement (it would mean the two reads
+        disagree, and no text may be stored under the wrong key or hash).
         """
         parts = []
         for group, first, end, longest in self.groups:
             parts.append(
                 f"""
-                select s.*, if(r.filename = s.filename and coalesce(strlen(r.line), -1) = coalesce(s.bytes, -1),
+                select s.*, if(r.filename = s.filename and md5(r.line) is not distinct from s.md5,
                                r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
                 from {_line_reader(group, longest)} r
                 positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
