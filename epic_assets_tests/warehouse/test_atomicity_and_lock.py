@@ -187,3 +187,23 @@ def test_the_cli_says_the_warehouse_is_busy_in_one_line(held_warehouse: tuple[Pa
         assert done.returncode == 1
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
         assert f"locked by process {pid}" in done.stderr
+
+
+def test_a_file_changed_during_the_load_is_detected_and_nothing_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from epic_assets.warehouse import loader
+
+    export = write_export(tmp_path / "e1", {"Patient.ndjson": [resource("Patient", "p1"), resource("Patient", "p2")]})
+    stage = loader._Load.stage
+
+    def stage_then_tamper(self: loader._Load) -> None:
+        stage(self)
+        (export / "Patient.ndjson").write_text(resource("Patient", "p2") + "\n" + resource("Patient", "p1") + "\n")
+
+    monkeypatch.setattr(loader._Load, "stage", stage_then_tamper)
+    with open_warehouse(tmp_path / "epic.duckdb") as wh:
+        with pytest.raises(EpicAssetsError, match=r"Patient\.ndjson did not match its staged lines"):
+            wh.load(export, source="s1")
+        assert wh.con.execute("select count(*) from raw_resource_versions").fetchall() == [(0,)]
+        assert wh.con.execute("select count(*) from raw_exports").fetchall() == [(0,)]
