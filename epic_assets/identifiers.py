@@ -44,7 +44,9 @@ def sql_name(value: object, where: str | None = None) -> str:
 
 def source_name(value: object, where: str | None = None) -> str:
     """A warehouse source label: safe as a SQL literal and as one path component."""
-    return _check(_SOURCE_NAME, value, "source name", "expected letters, digits, '.', '-' or '_' (no slashes)", where)
+    return _check(
+        _SOURCE_NAME, value, "source name", "expected letters, digits, '.', '-' or '_' (no slashes)", where
+    )
 
 
 def fhir_id(value: object, where: str | None = None) -> str:

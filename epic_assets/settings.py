@@ -94,7 +94,9 @@ def _type_filters(name: str, value: str, types: tuple[str, ...]) -> tuple[str, .
             continue
         match = _TYPE_FILTER.fullmatch(item)
         if not match:
-            raise SettingsError(f"{name}: {item!r} is not 'Type?param=value' (escape commas inside one filter as %2C)")
+            raise SettingsError(
+                f"{name}: {item!r} is not 'Type?param=value' (escape commas inside one filter as %2C)"
+            )
         if match["type"] not in types:
             raise SettingsError(f"{name}: {item!r} filters {match['type']}, which EPIC_TYPES does not request")
         filters.append(item)
