@@ -136,7 +136,7 @@ def load_in_subprocess(db: Path, directory: Path, memory_limit: str) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--memory-limit", default="1GB")
+    parser.add_argument("--memory-limit", default="256MB")
     parser.add_argument("--lines-per-file", type=int, default=10_000, help="export file size (Epic: ~3,000)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
