@@ -55,4 +55,8 @@ def summary(result: LoadResult) -> str:
         f"source {result.source}: export {result.export_id} ({result.mode}), {result.lines} lines"
         f" ({result.blank_lines} blank) in {result.seconds:.2f} s\n"
     )
-    return header + format_rows(["type", *_COLUMNS], rows, "table", footer=False)
+    table = format_rows(["type", *_COLUMNS], rows, "table", footer=False)
+    if result.messages:
+        listed = ", ".join(f"{n} {severity}" for severity, n in sorted(result.messages.items()))
+        table += f"the server reported issues with this export ({listed}); see raw_export_messages\n"
+    return header + table

@@ -6,7 +6,8 @@ On-disk convention for a downloaded export (what the bulk client writes and ``lo
   local file per manifest entry, named after the LAST path segment of the entry's ``url`` (Epic's opaque
   file id), optionally followed by ``.ndjson`` or ``.ndjson.gz``; e.g. ``url=…/BulkRequest/<req>/eIBRQ6Dc``
   is looked up as ``eIBRQ6Dc``, ``eIBRQ6Dc.ndjson``, ``eIBRQ6Dc.ndjson.gz``. The manifest's ``type`` says
-  what the file holds. ``deleted[]`` entries (Bundles of ``DELETE Type/id``) are found the same way.
+  what the file holds. ``deleted[]`` entries (Bundles of ``DELETE Type/id``) and ``error[]`` entries
+  (OperationOutcomes) are found the same way.
 * Without a manifest: every ``<Type>.ndjson`` / ``<Type>.<anything>.ndjson[.gz]`` file in ``<dir>`` (not
   recursive), the type being the part of the name before the first dot.
 
@@ -48,6 +49,8 @@ class ExportDirectory:
     root: Path
     files: tuple[ExportFile, ...]
     deleted_files: tuple[ExportFile, ...] = ()
+    # ``error[]``: OperationOutcome NDJSON in which the server reports problems with the export.
+    error_files: tuple[ExportFile, ...] = ()
     transaction_time: str | None = None
     request: str | None = None
     # ``_type`` names of the request with the first letter upper-cased; matched case-insensitively.
@@ -106,10 +109,12 @@ def _from_manifest(root: Path, manifest_path: Path) -> ExportDirectory:
     request = manifest.get("request")
     files = _manifest_entries(root, manifest_path, manifest, "output")
     deleted = _manifest_entries(root, manifest_path, manifest, "deleted")
+    errors = _manifest_entries(root, manifest_path, manifest, "error")
     return ExportDirectory(
         root=root,
         files=files,
         deleted_files=deleted,
+        error_files=errors,
         transaction_time=transaction_time if isinstance(transaction_time, str) else None,
         request=request if isinstance(request, str) else None,
         requested_types=_requested_types(request, manifest_path),

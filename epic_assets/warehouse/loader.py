@@ -67,6 +67,8 @@ class LoadResult:
     lines: int = 0
     blank_lines: int = 0
     types: list[TypeCounts] = field(default_factory=list)
+    # Issues the server reported in the manifest's error[] files, by severity.
+    messages: dict[str, int] = field(default_factory=dict)
 
     def total(self, count: str) -> int:
         return sum(getattr(t, count) for t in self.types)
@@ -93,7 +95,7 @@ def load_export(
         # Two files at a time: hashing and decompression release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
             scanned = list(pool.map(lambda f: scan_file(f, Path(scratch)), export.files))
-        fingerprint = _fingerprint(mode, scanned, export.deleted_files)
+        fingerprint = _fingerprint(mode, scanned, export.deleted_files, export.error_files)
         ensure_schema(con)
         previous = con.execute(
             "select export_id from raw_exports where source = ? and fingerprint = ? order by export_id limit 1",
@@ -151,12 +153,15 @@ def _source(source: str | None, export: ExportDirectory) -> str:
     return derived
 
 
-def _fingerprint(mode: str, scanned: list[ScannedFile], deleted: tuple[ExportFile, ...]) -> str:
+def _fingerprint(
+    mode: str, scanned: list[ScannedFile], deleted: tuple[ExportFile, ...], errors: tuple[ExportFile, ...]
+) -> str:
     digest = hashlib.sha256(mode.encode())
     for item in sorted((s.file.name, s.file.resource_type, s.sha256) for s in scanned):
         digest.update("\0".join(item).encode() + b"\n")
-    for item in sorted(deleted, key=lambda f: f.name):
-        digest.update(f"deleted\0{item.name}\0{hashlib.sha256(item.path.read_bytes()).hexdigest()}\n".encode())
+    for kind, items in (("deleted", deleted), ("error", errors)):
+        for item in sorted(items, key=lambda f: f.name):
+            digest.update(f"{kind}\0{item.name}\0{hashlib.sha256(item.path.read_bytes()).hexdigest()}\n".encode())
     return digest.hexdigest()
 
 
@@ -212,10 +217,13 @@ class _Load:
         next_id = self.con.execute("select coalesce(max(export_id), 0) + 1 from raw_exports").fetchall()
         self.export_id = int(next_id[0][0])
         self._quarantine()
+        messages = self._record_messages()
         scope = self._scope()
         self._diff(scope)
         self._apply()
-        return self._record(scope)
+        result = self._record(scope)
+        result.messages = messages
+        return result
 
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
@@ -416,6 +424,19 @@ class _Load:
             " from _bad order by file, line",
             [self.source],
         )
+
+    def _record_messages(self) -> dict[str, int]:
+        """Store each issue of the ``error[]`` OperationOutcomes; returns the count per severity."""
+        rows = [
+            [self.export_id, self.source, name, line, severity, code, message, text]
+            for name, line, severity, code, message, text in _read_operation_outcomes(self.export.error_files)
+        ]
+        if rows:
+            self.con.executemany("insert into raw_export_messages values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row[4] or "unknown"] = counts.get(row[4] or "unknown", 0) + 1
+        return counts
 
     def _insert_bad_lines(self, export_file: ExportFile, bad_lines: list[BadLine]) -> None:
         if not bad_lines:
@@ -635,6 +656,34 @@ def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> s
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
     paths = ", ".join(identifiers.quote_sql_literal(str(s.read_path)) for s in group)
     return f"read_csv([{paths}], {', '.join(options)})"
+
+
+def _read_operation_outcomes(
+    files: tuple[ExportFile, ...],
+) -> list[tuple[str, int, str | None, str | None, str | None, str]]:
+    """``(file, line, severity, code, message, text)`` per issue of each OperationOutcome line."""
+    issues: list[tuple[str, int, str | None, str | None, str | None, str]] = []
+    for export_file in files:
+        with open_export_file(export_file.path) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if not text.strip():
+                    continue
+                try:
+                    outcome = json.loads(text)
+                except json.JSONDecodeError:
+                    issues.append((export_file.name, line_no, None, None, "not valid JSON", text))
+                    continue
+                found = outcome.get("issue") if isinstance(outcome, dict) else None
+                for issue in found if isinstance(found, list) and found else [{}]:
+                    issue = issue if isinstance(issue, dict) else {}
+                    details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+                    codings = details.get("coding") if isinstance(details.get("coding"), list) else []
+                    epic_code = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("code")), None)
+                    code = " ".join(str(c) for c in (issue.get("code"), epic_code) if c) or None
+                    message = details.get("text") or issue.get("diagnostics")
+                    issues.append((export_file.name, line_no, issue.get("severity"), code, message, text))
+    return issues
 
 
 def _read_deleted_bundles(files: tuple[ExportFile, ...]) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@
 * ``raw_export_types`` — per export and resource type: loaded/inserted/updated/unchanged/deleted/… counts.
 * ``raw_changes`` — per export and resource: inserted, updated or deleted (unchanged is only counted).
 * ``raw_quarantine`` — every line that was not stored as a resource, with why, where, and its bytes.
+* ``raw_export_messages`` — one row per issue of the export's ``error[]`` OperationOutcomes.
 """
 
 from __future__ import annotations
@@ -91,6 +92,16 @@ create table if not exists raw_quarantine (
     raw_text varchar using compression zstd,  -- the line as text (NULL when it is not valid UTF-8)
     raw_bytes blob                      -- the line's bytes, only when it is not valid UTF-8
 );
+create table if not exists raw_export_messages (
+    export_id bigint not null,
+    source varchar not null,
+    file varchar not null,
+    line bigint not null,
+    severity varchar,                   -- OperationOutcome.issue.severity: fatal, error, warning, information
+    code varchar,                       -- issue.code, then Epic's own code from issue.details, e.g. '59204'
+    message varchar,                    -- issue.details.text or issue.diagnostics
+    raw_text varchar not null           -- the whole OperationOutcome line as sent
+);
 create or replace view raw_resources as
     select source, resource_type, id, content_md5, resource, export_id, file, line
     from raw_resource_versions where superseded_by is null;
@@ -104,6 +115,7 @@ RAW_TABLES = (
     "raw_resources",
     "raw_changes",
     "raw_quarantine",
+    "raw_export_messages",
 )
 
 

@@ -36,6 +36,7 @@ def epic_manifest(
     transaction_time: str = "2024-05-09T09:54:22Z",
     types: str = "Patient,Observation",
     deleted: list[tuple[str, str]] | None = None,
+    errors: list[str] | None = None,
 ) -> dict:
     """A manifest shaped like Epic's (string requiresAccessToken, no count) for ``(type, file id)`` pairs."""
     base = "https://fhir.example.org/api/FHIR/BulkRequest/0000000000000000000000000000ABCD"
@@ -45,7 +46,7 @@ def epic_manifest(
         "requiresAccessToken": "true",
         "output": [{"type": t, "url": f"{base}/{name}"} for t, name in outputs],
         "deleted": [{"type": t, "url": f"{base}/{name}"} for t, name in deleted or []],
-        "error": [],
+        "error": [{"type": "OperationOutcome", "url": f"{base}/{name}"} for name in errors or []],
     }
 
 

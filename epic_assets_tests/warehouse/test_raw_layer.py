@@ -237,3 +237,30 @@ def test_gzip_without_a_telling_name_is_detected_by_its_bytes(warehouse: Warehou
     warehouse.load(directory)
 
     assert set(current(warehouse, "fhir.example.org.grp1")) == {("Patient", "p1")}
+
+
+def test_the_servers_error_files_are_kept_issue_by_issue(warehouse: Warehouse, tmp_path: Path) -> None:
+    def outcome(severity: str, code: str, epic_code: str, text: str) -> str:
+        issue = {"severity": severity, "code": code, "details": {"coding": [{"code": epic_code}], "text": text}}
+        return json.dumps({"resourceType": "OperationOutcome", "issue": [issue]})
+
+    dropped = outcome("warning", "suppressed", "59204", "Sub-type not authorized; data dropped")
+    refused = outcome("error", "forbidden", "59130", "Type not authorized")
+    export = write_export(
+        tmp_path / "e1",
+        {"pat": [resource("Patient", "p1")], "err1": [dropped, refused]},
+        manifest=epic_manifest([("Patient", "pat")], errors=["err1"]),
+    )
+    result = warehouse.load(export)
+
+    assert result.messages == {"error": 1, "warning": 1}
+    rows = warehouse.con.execute(
+        "select file, line, severity, code, message, raw_text from raw_export_messages order by line"
+    ).fetchall()
+    assert rows == [
+        ("err1", 1, "warning", "suppressed 59204", "Sub-type not authorized; data dropped", dropped),
+        ("err1", 2, "error", "forbidden 59130", "Type not authorized", refused),
+    ]
+    from epic_assets.cli.load import summary
+
+    assert "the server reported issues with this export (1 error, 1 warning)" in summary(result)
