@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +36,9 @@ import duckdb
 from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.export_dir import ExportDirectory, ExportFile, read_export_directory
-from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, open_export_file, scan_file
+from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, scan_file
 from epic_assets.warehouse.schema import ensure_schema
+from epic_assets.warehouse.side_files import read_deleted_bundles, read_operation_outcomes
 
 _COUNTS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
 
@@ -429,7 +429,7 @@ class _Load:
         """Store each issue of the ``error[]`` OperationOutcomes; returns the count per severity."""
         rows = [
             [self.export_id, self.source, name, line, severity, code, message, text]
-            for name, line, severity, code, message, text in _read_operation_outcomes(self.export.error_files)
+            for name, line, severity, code, message, text in read_operation_outcomes(self.export.error_files)
         ]
         if rows:
             self.con.executemany("insert into raw_export_messages values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -501,7 +501,7 @@ class _Load:
             self._diff_deletions(current)
 
     def _diff_deletions(self, current: str) -> None:
-        deletions = sorted(set(_read_deleted_bundles(self.export.deleted_files)))
+        deletions = sorted(set(read_deleted_bundles(self.export.deleted_files)))
         if not deletions:
             return
         self.con.execute("create or replace temp table _deleted (resource_type varchar, id varchar)")
@@ -656,56 +656,3 @@ def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> s
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
     paths = ", ".join(identifiers.quote_sql_literal(str(s.read_path)) for s in group)
     return f"read_csv([{paths}], {', '.join(options)})"
-
-
-def _read_operation_outcomes(
-    files: tuple[ExportFile, ...],
-) -> list[tuple[str, int, str | None, str | None, str | None, str]]:
-    """``(file, line, severity, code, message, text)`` per issue of each OperationOutcome line."""
-    issues: list[tuple[str, int, str | None, str | None, str | None, str]] = []
-    for export_file in files:
-        with open_export_file(export_file.path) as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                if not text.strip():
-                    continue
-                try:
-                    outcome = json.loads(text)
-                except json.JSONDecodeError:
-                    issues.append((export_file.name, line_no, None, None, "not valid JSON", text))
-                    continue
-                found = outcome.get("issue") if isinstance(outcome, dict) else None
-                for issue in found if isinstance(found, list) and found else [{}]:
-                    issue = issue if isinstance(issue, dict) else {}
-                    details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
-                    codings = details.get("coding") if isinstance(details.get("coding"), list) else []
-                    epic_code = next((c.get("code") for c in codings if isinstance(c, dict) and c.get("code")), None)
-                    code = " ".join(str(c) for c in (issue.get("code"), epic_code) if c) or None
-                    message = details.get("text") or issue.get("diagnostics")
-                    issues.append((export_file.name, line_no, issue.get("severity"), code, message, text))
-    return issues
-
-
-def _read_deleted_bundles(files: tuple[ExportFile, ...]) -> list[tuple[str, str]]:
-    """``(type, id)`` pairs from ``deleted[]`` NDJSON Bundles with ``request.method = DELETE``."""
-    deletions: list[tuple[str, str]] = []
-    for export_file in files:
-        with open_export_file(export_file.path) as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                where = f"{export_file.name} line {line_no}"
-                try:
-                    bundle = json.loads(raw)
-                except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                    raise EpicAssetsError(f"deleted-resources file {where} is not valid JSON: {error}") from None
-                for entry in bundle.get("entry", []) if isinstance(bundle, dict) else []:
-                    request = entry.get("request", {}) if isinstance(entry, dict) else {}
-                    if str(request.get("method", "")).upper() != "DELETE":
-                        continue
-                    url = str(request.get("url", ""))
-                    type_name, _, resource_id = url.strip("/").rpartition("/")
-                    if not resource_id or "/" in type_name:
-                        raise EpicAssetsError(f"deleted-resources file {where}: request.url {url!r} is not Type/id")
-                    deletions.append((identifiers.resource_type(type_name, where=where), resource_id))
-    return deletions
