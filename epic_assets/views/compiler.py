@@ -283,15 +283,15 @@ class _Compiler:
         root_fields = ", ".join(f"{quote_identifier(k)} := {quote_identifier(k)}" for k in self.schema.children)
         relation = f"({_RELATION_PLACEHOLDER}) AS _resource"
         if self.t.hoisted:
-            shared = ", ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
-            relation = f"(SELECT *, {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
+            shared = ",\n  ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
+            relation = f"(SELECT *,\n  {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
         if rows.single is not None:
-            projections = ", ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
-            sql = f"SELECT {projections}\nFROM {relation}\nWHERE {condition}"
+            projections = ",\n  ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
+            sql = f"SELECT\n  {projections}\nFROM {relation}\nWHERE {condition}"
         else:
-            projections = ", ".join(f"_row.{quote_identifier(n)} AS {quote_identifier(n)}" for n in rows.columns)
+            projections = ",\n  ".join(f"_row.{quote_identifier(n)} AS {quote_identifier(n)}" for n in rows.columns)
             sql = (
-                f"SELECT {projections}\nFROM (SELECT unnest({rows.rows}) AS _row\n"
+                f"SELECT\n  {projections}\nFROM (SELECT unnest({rows.rows}) AS _row\n"
                 f"FROM {relation}\nWHERE {condition}) AS _rows"
             )
         return sql.replace(self.root_token, f"struct_pack({root_fields})")
@@ -313,6 +313,10 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
     compiled.warnings = list(compiler.t.warnings)
+    if not fhir_model.is_known_type(definition.resource):
+        compiled.warnings.insert(
+            0, f"resource: {definition.resource} is not in the shipped FHIR R4 definitions; elements are read as JSON"
+        )
     compiled.columns = _describe(compiled)
     return compiled
 

@@ -425,7 +425,8 @@ class Translator:
         if base.many:
             v, inner = self.with_item_scope(base, scope)
             condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
-            return derive(base, sql=f"list_filter({base.sql}, lambda {v}: coalesce({condition}, false))")
+            # list_filter keeps items whose condition is true; NULL (FHIRPath empty) drops them as false would
+            return derive(base, sql=f"list_filter({base.sql}, lambda {v}: {condition})")
         inner = Scope(base, scope.row_index)
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql

@@ -231,16 +231,19 @@ def _reference_key(t: Translator, base: Value, args: Args, scope: Scope, where: 
     expected = fhir_model.normalise_type_name(type_name_of(args[0], where)) if args else None
 
     def key(ref: str) -> str:
-        literal_id = f"regexp_extract({ref}, {_REFERENCE}, 2)"
-        uuid = f"(CASE WHEN starts_with({ref}, 'urn:uuid:') THEN substr({ref}, 10) END)"
+        literal_id = f"nullif(regexp_extract({ref}, {_REFERENCE}, 2), '')"
         if expected is None:
-            return f"coalesce(nullif({literal_id}, ''), {uuid})"
-        type_matches = f"regexp_extract({ref}, {_REFERENCE}, 1) = {quote_sql_literal(expected)}"
-        # Fast path for the usual relative 'Type/id' (no regular expression per row).
+            uuid = f"substr({ref}, 10)"
+            return f"(CASE WHEN starts_with({ref}, 'urn:uuid:') THEN {uuid} ELSE {literal_id} END)"
+        # Fast path for the usual relative 'Type/id'; the regular expression only runs for other
+        # references naming the type (absolute URLs, _history versions).
         prefix = quote_sql_literal(expected + "/")
         rest = f"substr({ref}, {len(expected) + 2})"
-        relative = f"starts_with({ref}, {prefix}) AND strpos({rest}, '/') = 0 AND {rest} <> ''"
-        return f"(CASE WHEN {relative} THEN {rest} WHEN {type_matches} THEN {literal_id} END)"
+        type_matches = f"regexp_extract({ref}, {_REFERENCE}, 1) = {quote_sql_literal(expected)}"
+        return (
+            f"(CASE WHEN starts_with({ref}, {prefix}) AND NOT contains({rest}, '/') THEN nullif({rest}, '') "
+            f"WHEN contains({ref}, {prefix}) AND {type_matches} THEN {literal_id} END)"
+        )
 
     if reference.many:
         v, w = t.fresh(), t.fresh()

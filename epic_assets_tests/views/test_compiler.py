@@ -144,6 +144,16 @@ def test_unknown_elements_fall_back_to_json_instead_of_failing(tmp_path: Path) -
     ]
 
 
+def test_a_resource_type_without_shipped_definitions_still_compiles_untyped(tmp_path: Path) -> None:
+    view = _view({"name": "id", "path": "id", "type": "id"}, {"name": "status", "path": "status"}, resource="Goal")
+    compiled = compile_view(view)
+    assert compiled.warnings[0].startswith("resource: Goal is not in the shipped FHIR R4 definitions")
+    rows = _rows(view, [{"resourceType": "Goal", "id": "g", "lifecycleStatus": "active", "status": "x"}], tmp_path)
+    # a declared primitive type gives text; without one the value stays JSON
+    assert rows == [{"id": "g", "status": '"x"'}]
+    assert compiled.columns == [("id", "VARCHAR"), ("status", "JSON")]
+
+
 def test_recursive_elements_walked_by_repeat_are_held_as_json() -> None:
     view = {
         "resource": "Questionnaire",
@@ -203,6 +213,26 @@ def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
     view = _view({"name": "binary", "path": "photo.url.first().replaceMatches('^.*/Binary/([^/]+)$', '$1')"})
     resources = [{"resourceType": "Patient", "id": "p", "photo": [{"url": "https://host/fhir/Binary/abc.1"}]}]
     assert _rows(view, resources, tmp_path) == [{"binary": "abc.1"}]
+
+
+@pytest.mark.parametrize(
+    ("reference", "typed", "untyped"),
+    [
+        ("Patient/123", "123", "123"),
+        ("https://ehr.example/fhir/Patient/a.b-c/_history/2", "a.b-c", "a.b-c"),
+        ("Group/9", None, "9"),
+        ("urn:uuid:5f0a", None, "5f0a"),
+        ("Patient/", None, None),
+    ],
+)
+def test_reference_keys(reference: str, typed: str | None, untyped: str | None, tmp_path: Path) -> None:
+    view = _view(
+        {"name": "typed", "path": "subject.getReferenceKey(Patient)"},
+        {"name": "untyped", "path": "subject.getReferenceKey()"},
+        resource="Observation",
+    )
+    rows = _rows(view, [{"resourceType": "Observation", "id": "o", "subject": {"reference": reference}}], tmp_path)
+    assert rows == [{"typed": typed, "untyped": untyped}]
 
 
 def test_iif_and_string_functions(tmp_path: Path) -> None:
