@@ -110,8 +110,18 @@ def child_load(db: Path, directory: Path, memory_limit: str) -> None:
     """Run in a subprocess: one snapshot load; prints seconds and peak RSS as JSON."""
     with open_warehouse(db, memory_limit=memory_limit) as wh:
         seconds, result = timed(lambda: wh.load(directory, source="bench"))
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "inserted": result.total("inserted"), "peak_mib": peak_kib / 1024}))
+    print(json.dumps({"seconds": seconds, "inserted": result.total("inserted"), "peak_mib": peak_rss_kib() / 1024}))
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak RSS. (getrusage's ru_maxrss survives exec on Linux, so a child started
+    by a big parent would report the parent's peak.)"""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def load_in_subprocess(db: Path, directory: Path, memory_limit: str) -> dict[str, float]:
