@@ -28,9 +28,12 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = N
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as error:
         raise _lock_error(path, str(error)) or EpicAssetsError(f"cannot open warehouse {path}: {error}") from None
+    # DuckDB's progress bar would scribble over the command's own output.
+    con.execute("set enable_progress_bar = false").fetchall()
+    return con
 
 
 def _lock_error(path: Path, message: str) -> WarehouseLockedError | None:
