@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from epic_assets.cli.common import add_db_argument, format_rows, open_from_args
+from epic_assets.errors import EpicAssetsError
 from epic_assets.settings import load_settings
 from epic_assets.warehouse import LoadResult
 
@@ -37,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
         result = warehouse.load(args.directory, source=args.source, incremental=args.incremental)
         print(summary(result), end="")
         if not args.no_tables:
-            for built in warehouse.build_tables(views_dir=load_settings().views_dir):
+            try:
+                built_tables = warehouse.build_tables(views_dir=load_settings().views_dir)
+            except EpicAssetsError as error:
+                raise EpicAssetsError(
+                    f"the export is loaded, but the derived tables were not all rebuilt: {error}"
+                ) from None
+            for built in built_tables:
                 print(f"table {built.name}: {built.rows} rows ({built.seconds:.2f} s)")
     return 0
 

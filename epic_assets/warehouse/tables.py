@@ -58,8 +58,8 @@ def build_tables(
             failures.append(f"{name}: {str(error).splitlines()[0]}")
     if failures:
         raise EpicAssetsError(
-            f"{len(failures)} of {len(definitions)} derived tables could not be built (the raw load itself is"
-            f" committed; their previous tables are unchanged): " + "; ".join(failures)
+            f"{len(failures)} of {len(definitions)} derived tables could not be built (their previous tables are"
+            f" unchanged): " + "; ".join(failures)
         )
     return built
 

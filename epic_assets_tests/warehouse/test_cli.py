@@ -196,3 +196,40 @@ def test_user_views_from_epic_views_dir_become_tables_too(synthea_dir: Path, tmp
         "sql", "select count(*) as n from patient_gender where gender is not null", "--db", str(db), "--format", "csv"
     )
     assert counted.stdout.splitlines() == ["n", "9"]
+
+
+def test_a_broken_user_view_fails_the_command_but_keeps_the_load_and_the_other_tables(
+    synthea_dir: Path, tmp_path: Path
+) -> None:
+    views = tmp_path / "views"
+    views.mkdir()
+    broken = {
+        "resourceType": "ViewDefinition",
+        "name": "broken_view",
+        "resource": "Patient",
+        "status": "active",
+        "select": [{"column": [{"name": "id", "path": "noSuchFunction()"}]}],
+    }
+    (views / "broken_view.json").write_text(json.dumps(broken))
+    db = tmp_path / "epic.duckdb"
+    done = epic_assets(
+        "load",
+        str(synthea_dir / "pathling-r4-9pt"),
+        "--source",
+        "p9",
+        "--db",
+        str(db),
+        env={"EPIC_VIEWS_DIR": str(views)},
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the export is loaded, but the derived tables were not all rebuilt" in done.stderr
+    assert "broken_view" in done.stderr
+    counted = epic_assets(
+        "sql",
+        "select (select count(*) from raw_exports), (select count(*) from patient)",
+        "--db",
+        str(db),
+        "--format",
+        "csv",
+    )
+    assert counted.stdout.splitlines()[1] == "1,9"
