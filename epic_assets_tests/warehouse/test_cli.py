@@ -233,3 +233,27 @@ def test_a_broken_user_view_fails_the_command_but_keeps_the_load_and_the_other_t
         "csv",
     )
     assert counted.stdout.splitlines()[1] == "1,9"
+
+
+def test_load_incremental_from_the_command_line(tmp_path: Path) -> None:
+    from epic_assets_tests.warehouse.exports import delete_bundle, epic_manifest, resource, write_export
+
+    db = tmp_path / "epic.duckdb"
+    full = write_export(
+        tmp_path / "full",
+        {"pat": [resource("Patient", "a"), resource("Patient", "b")]},
+        manifest=epic_manifest([("Patient", "pat")], transaction_time="2024-05-09T00:00:00Z"),
+    )
+    since = write_export(
+        tmp_path / "since",
+        {"pat": [resource("Patient", "c")], "del": [delete_bundle("Patient/a")]},
+        manifest=epic_manifest(
+            [("Patient", "pat")], deleted=[("Bundle", "del")], transaction_time="2024-05-10T00:00:00Z"
+        ),
+    )
+    assert epic_assets("load", str(full), "--db", str(db), "--no-tables").returncode == 0
+    done = epic_assets("load", str(since), "--incremental", "--db", str(db), "--no-tables")
+    assert done.returncode == 0, done.stderr
+    assert "export 2 (incremental)" in done.stdout
+    ids = epic_assets("sql", "select id from raw_resources order by id", "--db", str(db), "--format", "csv")
+    assert ids.stdout.splitlines() == ["id", "b", "c"]
