@@ -8,7 +8,7 @@ from pathlib import Path
 from epic_assets.cli.common import add_db_argument, format_rows, open_from_args
 from epic_assets.errors import EpicAssetsError
 from epic_assets.settings import load_settings
-from epic_assets.warehouse import LoadResult
+from epic_assets.warehouse import LoadResult, Warehouse
 
 _COLUMNS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
 
@@ -35,18 +35,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with open_from_args(args, read_only=False) as warehouse:
-        result = warehouse.load(args.directory, source=args.source, incremental=args.incremental)
-        print(summary(result), end="")
-        if not args.no_tables:
-            try:
-                built_tables = warehouse.build_tables(views_dir=load_settings().views_dir)
-            except EpicAssetsError as error:
-                raise EpicAssetsError(
-                    f"the export is loaded, but the derived tables were not all rebuilt: {error}"
-                ) from None
-            for built in built_tables:
-                print(f"table {built.name}: {built.rows} rows ({built.seconds:.2f} s)")
+        load_and_report(
+            warehouse, args.directory, source=args.source, incremental=args.incremental, tables=not args.no_tables
+        )
     return 0
+
+
+def load_and_report(
+    warehouse: Warehouse, directory: Path, *, source: str | None, incremental: bool, tables: bool
+) -> LoadResult:
+    """Load one export, print its summary, then (optionally) rebuild and list the derived tables."""
+    result = warehouse.load(directory, source=source, incremental=incremental)
+    print(summary(result), end="")
+    if tables:
+        try:
+            built_tables = warehouse.build_tables(views_dir=load_settings().views_dir)
+        except EpicAssetsError as error:
+            message = f"the export is loaded, but the derived tables were not all rebuilt: {error}"
+            raise EpicAssetsError(message) from None
+        for built in built_tables:
+            print(f"table {built.name}: {built.rows} rows ({built.seconds:.2f} s)")
+    return result
 
 
 def summary(result: LoadResult) -> str:
