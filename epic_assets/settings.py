@@ -36,6 +36,7 @@ DEFAULT_TYPES: tuple[str, ...] = (
 
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _TYPE_FILTER = re.compile(r"(?P<type>[A-Z][A-Za-z]+)\?[^,\s]+")
+_CODE_SYSTEM = re.compile(r"urn:oid:[0-2](\.[0-9]+)+|https?://[^\s']+")
 
 
 class SettingsError(ValueError):
@@ -59,11 +60,17 @@ class Settings:
     data_dir: Path
     duckdb_path: Path
     views_dir: Path | None = None
+    mrn_system: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def uses_emulator(self) -> bool:
         return self.fhir_base_url is None
+
+    @property
+    def view_constants(self) -> dict[str, str]:
+        """ViewDefinition constants the settings override (the site's MRN identifier system)."""
+        return {"mrn_system": self.mrn_system} if self.mrn_system else {}
 
 
 def _url(name: str, value: str) -> str:
@@ -162,6 +169,10 @@ def load_settings(
         if not views_dir.is_dir():
             raise SettingsError(f"EPIC_VIEWS_DIR={views_text!r}: no such directory")
 
+    mrn_system = get("EPIC_MRN_SYSTEM")
+    if mrn_system is not None and not _CODE_SYSTEM.fullmatch(mrn_system):
+        raise SettingsError(f"EPIC_MRN_SYSTEM={mrn_system!r} is not a code system URI (urn:oid:1.2.3… or https://…)")
+
     return Settings(
         fhir_base_url=fhir_base_url,
         token_url=_url("EPIC_TOKEN_URL", token_url) if token_url else None,
@@ -176,4 +187,5 @@ def load_settings(
         data_dir=data_dir,
         duckdb_path=duckdb_path,
         views_dir=views_dir,
+        mrn_system=mrn_system,
     )

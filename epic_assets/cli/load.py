@@ -49,7 +49,8 @@ def load_and_report(
     print(summary(result), end="")
     if tables:
         try:
-            built_tables = warehouse.build_tables(views_dir=load_settings().views_dir)
+            settings = load_settings()
+            built_tables = warehouse.build_tables(views_dir=settings.views_dir, constants=settings.view_constants)
         except EpicAssetsError as error:
             message = f"the export is loaded, but the derived tables were not all rebuilt: {error}"
             raise EpicAssetsError(message) from None

@@ -22,7 +22,7 @@ import duckdb
 
 from epic_assets.settings import load_settings
 from epic_assets.views import CompiledView, NdjsonSource, ViewDefinitionError, compile_view
-from epic_assets.views.catalog import catalog
+from epic_assets.views.catalog import CatalogEntry, catalog
 from epic_assets.views.conformance import report, run_suite
 
 _NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.set_defaults(handler=lambda _args: (parser.print_help(), 2)[1])
 
 
-def _views_dir() -> Path | None:
-    return load_settings().views_dir
+def _catalog() -> dict[str, CatalogEntry]:
+    settings = load_settings()
+    return catalog(settings.views_dir, settings.view_constants)
 
 
 def _compile(reference: str) -> CompiledView:
@@ -62,7 +63,7 @@ def _compile(reference: str) -> CompiledView:
     if path.suffix == ".json" or path.exists():
         compiled = compile_view(path)
     else:
-        entries = catalog(_views_dir())
+        entries = _catalog()
         entry = entries.get(reference)
         if entry is None:
             raise ViewDefinitionError(
@@ -170,7 +171,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    entries = catalog(_views_dir())
+    entries = _catalog()
     width = max((len(name) for name in entries), default=4)
     print(f"{'name':<{width}}  {'resource':<20}  {'origin':<8}  path")
     for name, entry in entries.items():

@@ -8,14 +8,15 @@ an error naming its file, never skipped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from epic_assets import identifiers
 from epic_assets.views.definition import parse_view
 from epic_assets.views.errors import ViewDefinitionError
-from epic_assets.views.library import LIBRARY_DIR
+from epic_assets.views.library import LIBRARY_DIR, override_constants
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,28 @@ def _folder(folder: Path, origin: str) -> dict[str, CatalogEntry]:
     return entries
 
 
-def catalog(views_dir: Path | None) -> dict[str, CatalogEntry]:
-    """Shipped views overlaid by the user's, keyed and sorted by name."""
+def _with_constants(entry: CatalogEntry, constants: Mapping[str, str]) -> CatalogEntry:
+    declared = {constant["name"] for constant in entry.view.get("constant", [])}
+    relevant = {name: value for name, value in constants.items() if name in declared}
+    return replace(entry, view=override_constants(entry.view, relevant)) if relevant else entry
+
+
+def catalog(views_dir: Path | None, constants: Mapping[str, str] | None = None) -> dict[str, CatalogEntry]:
+    """Shipped views overlaid by the user's, keyed and sorted by name.
+
+    ``constants`` (e.g. ``{"mrn_system": ...}`` from ``EPIC_MRN_SYSTEM``) replace the values of the
+    constants of those names in every view that declares them.
+    """
     entries = _folder(LIBRARY_DIR, "shipped")
     if views_dir is not None:
         if not views_dir.is_dir():
             raise ViewDefinitionError(f"{views_dir}: views folder does not exist")
         entries.update(_folder(views_dir, "user"))
-    return dict(sorted(entries.items()))
+    return {name: _with_constants(entries[name], constants or {}) for name in sorted(entries)}
 
 
-def available_views(views_dir: Path | None) -> dict[str, dict[str, Any]]:
+def available_views(
+    views_dir: Path | None, constants: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every available ViewDefinition (as parsed JSON) by name; user views override shipped ones."""
-    return {name: entry.view for name, entry in catalog(views_dir).items()}
+    return {name: entry.view for name, entry in catalog(views_dir, constants).items()}

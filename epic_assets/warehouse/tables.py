@@ -42,12 +42,13 @@ def build_tables(
     *,
     views_dir: Path | None = None,
     views: Mapping[str, Any] | None = None,
+    constants: Mapping[str, str] | None = None,
 ) -> list[BuiltTable]:
     """Rebuild one table per ViewDefinition (default: the shipped library plus ``views_dir``).
 
     Views that fail are reported together at the end, after the others have been built.
     """
-    definitions = dict(views) if views is not None else view_definitions(views_dir)
+    definitions = dict(views) if views is not None else view_definitions(views_dir, constants)
     sources = [row[0] for row in con.execute("select distinct source from raw_exports order by 1").fetchall()]
     built: list[BuiltTable] = []
     failures: list[str] = []
@@ -64,11 +65,11 @@ def build_tables(
     return built
 
 
-def view_definitions(views_dir: Path | None) -> dict[str, Any]:
+def view_definitions(views_dir: Path | None, constants: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The shipped library plus ``views_dir`` (a user view replaces a shipped one), by name."""
     from epic_assets.views.catalog import available_views
 
-    return dict(available_views(views_dir))
+    return dict(available_views(views_dir, constants))
 
 
 def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -> BuiltTable:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -42,10 +43,15 @@ class Warehouse:
         self._require_writable("load an export")
         return load_export(self.con, Path(directory), source=source, incremental=incremental)
 
-    def build_tables(self, views_dir: Path | None = None) -> list[BuiltTable]:
-        """Rebuild every derived table from the ViewDefinitions (shipped library + ``views_dir``)."""
+    def build_tables(
+        self, views_dir: Path | None = None, constants: Mapping[str, str] | None = None
+    ) -> list[BuiltTable]:
+        """Rebuild every derived table from the ViewDefinitions (shipped library + ``views_dir``).
+
+        ``constants`` override view constants by name, e.g. ``{"mrn_system": ...}``.
+        """
         self._require_writable("build tables")
-        return build_tables(self.con, views_dir=views_dir)
+        return build_tables(self.con, views_dir=views_dir, constants=constants)
 
     def tables(self) -> list[str]:
         """Names of all tables and views in the warehouse (raw ones start with ``raw_``)."""

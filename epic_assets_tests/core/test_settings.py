@@ -62,6 +62,7 @@ def test_real_server_settings_are_read(tmp_path: Path) -> None:
         ({"EPIC_TYPES": "Patient", "EPIC_TYPE_FILTERS": "Observation?x=1"}, "EPIC_TYPES does not request"),
         ({"EPIC_GROUP_ID": "../../etc"}, "EPIC_GROUP_ID"),
         ({"EPIC_VIEWS_DIR": "nope"}, "EPIC_VIEWS_DIR='nope': no such directory"),
+        ({"EPIC_MRN_SYSTEM": "1.2.840.114350"}, "EPIC_MRN_SYSTEM='1.2.840.114350' is not a code system URI"),
         (
             {"EPIC_FHIR_BASE_URL": "https://h/R4", "EPIC_CLIENT_ID": "c", "EPIC_PRIVATE_KEY_PATH": "missing.pem"},
             "EPIC_PRIVATE_KEY_PATH='missing.pem': no such file",
@@ -90,3 +91,9 @@ def test_loopback_http_is_allowed_for_the_emulator(tmp_path: Path) -> None:
         EPIC_PRIVATE_KEY_PATH=str(key),
     )
     assert settings.fhir_base_url == "http://127.0.0.1:8080/api/FHIR/R4"
+
+
+def test_mrn_system_becomes_a_view_constant(tmp_path: Path) -> None:
+    assert load(tmp_path).view_constants == {}
+    oid = "urn:oid:1.2.840.114350.1.13.861.1.7.5.737384.14"
+    assert load(tmp_path, EPIC_MRN_SYSTEM=oid).view_constants == {"mrn_system": oid}

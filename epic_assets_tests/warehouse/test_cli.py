@@ -257,3 +257,36 @@ def test_load_incremental_from_the_command_line(tmp_path: Path) -> None:
     assert "export 2 (incremental)" in done.stdout
     ids = epic_assets("sql", "select id from raw_resources order by id", "--db", str(db), "--format", "csv")
     assert ids.stdout.splitlines() == ["id", "b", "c"]
+
+
+def test_epic_mrn_system_picks_the_sites_mrn_for_the_patient_table(tmp_path: Path) -> None:
+    from epic_assets.emulator import synthetic
+    from epic_assets.emulator.synthetic.site import Site
+
+    site = Site.customer(861, 1, "MRN")
+    export = tmp_path / "export"
+    synthetic.write_export(["Patient"], patients=3, seed=5, out_dir=export, site=site)
+    patients = [json.loads(line) for path in sorted(export.iterdir()) for line in path.read_text().splitlines()]
+    mrn_system = next(i["system"] for i in patients[0]["identifier"] if i["type"]["text"] == "MRN")
+    expected = {p["id"]: next(i["value"] for i in p["identifier"] if i["system"] == mrn_system) for p in patients}
+
+    def mrns(env_mrn: str | None) -> dict[str, str | None]:
+        database = tmp_path / f"{env_mrn is not None}.duckdb"
+        env = {"EPIC_MRN_SYSTEM": env_mrn} if env_mrn else {}
+        result = epic_assets("load", str(export), "--source", "site861", "--db", str(database), env=env)
+        assert result.returncode == 0, result.stderr
+        with open_warehouse(database, read_only=True) as warehouse:
+            rows = warehouse.query("select id, mrn from patient").rows()
+            flagged = warehouse.query("select count(*) from patient_identifier where is_mrn").rows()
+        assert flagged == [(3 if env_mrn else 0,)]
+        return dict(rows)
+
+    assert mrns(mrn_system) == expected
+    # The sandbox default OID is not this site's: without the setting no identifier is taken as the MRN.
+    assert set(mrns(None).values()) == {None}
+
+
+def test_an_invalid_epic_mrn_system_is_refused_by_name(tmp_path: Path) -> None:
+    result = epic_assets("load", str(tmp_path), "--source", "s", env={"EPIC_MRN_SYSTEM": "MRN OID please"})
+    assert result.returncode == 1
+    assert "EPIC_MRN_SYSTEM='MRN OID please' is not a code system URI" in result.stderr
