@@ -286,7 +286,7 @@ _string_function("length", (0,), "integer", "length({0})")
 _string_function("toString", (0,), "string", "CAST({0} AS VARCHAR)")
 _string_function("toInteger", (0,), "integer", "TRY_CAST({0} AS BIGINT)")
 _string_function("toDecimal", (0,), "decimal", "TRY_CAST({0} AS DOUBLE)")
-_string_function("replace", (2,), "string", "derive({0}, {1}, {2})")
+_string_function("replace", (2,), "string", "replace({0}, {1}, {2})")
 _string_function("indexOf", (1,), "integer", "(strpos({0}, {1}) - 1)")
 
 

@@ -209,6 +209,12 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
     ]
 
 
+def test_replace_substitutes_every_occurrence_of_a_plain_string(tmp_path: Path) -> None:
+    view = _view({"name": "phone", "path": "telecom.value.first().replace('-', '')"})
+    resources = [{"resourceType": "Patient", "id": "p", "telecom": [{"value": "555-123-4567"}]}]
+    assert _rows(view, resources, tmp_path) == [{"phone": "5551234567"}]
+
+
 def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
     view = _view({"name": "binary", "path": "photo.url.first().replaceMatches('^.*/Binary/([^/]+)$', '$1')"})
     resources = [{"resourceType": "Patient", "id": "p", "photo": [{"url": "https://host/fhir/Binary/abc.1"}]}]
