@@ -191,6 +191,11 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
         {"name": "code", "path": f"{priority}.first().code"},
         {"name": "system", "path": f"{priority}.first().system"},
         {"name": "all_codes", "path": f"{priority}.code", "collection": True},
+        # Without the unfiltered fallback a lone coding is chosen only if a filter keeps it.
+        {
+            "name": "known",
+            "path": "(code.coding.where(system='http://snomed.info/sct') | code.coding.where(system='http://loinc.org')).first().code",
+        },
         resource="Observation",
     )
     rows = _rows(
@@ -203,9 +208,9 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
         tmp_path,
     )
     assert rows == [
-        {"code": "LN", "system": "http://loinc.org", "all_codes": ["LN", "S", "L"]},
-        {"code": "L", "system": "urn:local", "all_codes": ["L"]},
-        {"code": None, "system": None, "all_codes": []},
+        {"code": "LN", "system": "http://loinc.org", "all_codes": ["LN", "S", "L"], "known": "S"},
+        {"code": "L", "system": "urn:local", "all_codes": ["L"], "known": None},
+        {"code": None, "system": None, "all_codes": [], "known": None},
     ]
 
 
