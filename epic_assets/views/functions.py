@@ -290,6 +290,18 @@ _string_function("replace", (2,), "string", "replace({0}, {1}, {2})")
 _string_function("indexOf", (1,), "integer", "(strpos({0}, {1}) - 1)")
 
 
+@_function("round", (0, 1))
+def _round(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    """FHIRPath round([precision]): decimals are DOUBLE, so computed values such as ``°C * 1.8 + 32``
+    carry binary noise (97.88000000000001) that round(2) removes."""
+    e = t.singleton(_base(t, base, where), where)
+    number = f"TRY_CAST({t.to_text(e).sql} AS DOUBLE)" if e.json else f"CAST({e.sql} AS DOUBLE)"
+    precision = "0"
+    if args:
+        precision = t.singleton(t.resolve(t.value(args[0], scope, where), where), where).sql
+    return Expr(f"round({number}, CAST({precision} AS INTEGER))", False, "decimal")
+
+
 @_function("replaceMatches", (2,))
 def _replace_matches(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     e = t.singleton(t.to_text(_base(t, base, where)), where)

@@ -220,6 +220,19 @@ def test_replace_substitutes_every_occurrence_of_a_plain_string(tmp_path: Path) 
     assert _rows(view, resources, tmp_path) == [{"phone": "5551234567"}]
 
 
+def test_round_removes_binary_noise_from_computed_decimals(tmp_path: Path) -> None:
+    view = _view(
+        {"name": "raw", "path": "value.ofType(Quantity).value * 1.8 + 32"},
+        {"name": "rounded", "path": "(value.ofType(Quantity).value * 1.8 + 32).round(2)"},
+        {"name": "whole", "path": "value.ofType(Quantity).value.round()"},
+        resource="Observation",
+    )
+    resources = [{"resourceType": "Observation", "id": "o", "valueQuantity": {"value": 36.6}}]
+    [row] = _rows(view, resources, tmp_path)
+    assert row["raw"] != 97.88  # the noise round() exists for
+    assert row == {"raw": row["raw"], "rounded": 97.88, "whole": 37.0}
+
+
 def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
     view = _view({"name": "binary", "path": "photo.url.first().replaceMatches('^.*/Binary/([^/]+)$', '$1')"})
     resources = [{"resourceType": "Patient", "id": "p", "photo": [{"url": "https://host/fhir/Binary/abc.1"}]}]
