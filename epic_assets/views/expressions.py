@@ -442,8 +442,19 @@ _QUOTED_OR_LAMBDA_VARIABLE = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|\
 
 
 def _canonical_sql(sql: str) -> str:
-    """SQL with lambda variable names blanked (outside quotes): equal paths translate with fresh names."""
-    return _QUOTED_OR_LAMBDA_VARIABLE.sub(lambda m: m.group(1) or "_v", sql)
+    """SQL with lambda variables renamed by order of appearance (outside quotes).
+
+    Equal paths translate with fresh variable names; renaming in order keeps which occurrences are the
+    same variable, so only translations that differ in nothing but those names compare equal.
+    """
+    names: dict[str, str] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        return names.setdefault(match.group(0), f"_v{len(names)}")
+
+    return _QUOTED_OR_LAMBDA_VARIABLE.sub(rename, sql)
 
 
 def _guard_priority_choice(parts: tuple[Expr, ...], chosen: str) -> str:
