@@ -14,12 +14,12 @@ gzip and plain) with unique ids, then times in the same run:
 and prints them, the ratios V / L (target <= 1.5) and V / M, and the peak resident memory. Wall and CPU
 seconds are both reported (best of ``--repeat``): on a shared machine CPU is the steadier of the two.
 
-What L measures (DuckDB 2.0.1): with ``count(*)`` no column is projected, so the reader parses every line
-with yyjson (it must, to count records and validate them) but builds no vectors. It costs about what
-``read_json_objects`` (line splitting only) plus a bare yyjson parse cost, and is the same with
-``columns={id:'VARCHAR'}``. Any query that produces values pays L plus building typed vectors
-(~0.6 L for the observation view's nested codings) plus writing the output, so V / L has a floor well
-above 1 however cheap the view's expressions are; see ``epic_assets/views/README.md``.
+What L measures (DuckDB 2.0.1): with ``count(*)`` no column is projected, so the reader validates every
+line with yyjson but builds no vectors; it costs barely more than ``read_json_objects`` (0.55 vs 0.46 CPU
+seconds per 1M Observations) and the same with ``columns={id:'VARCHAR'}``. Any query that produces values
+pays L plus converting to typed vectors (~1.3 L for the observation view's elements) plus writing the
+output (~1.8 L for 39 columns), so V / L has a floor near 4 however cheap the view's expressions are;
+see the Performance section of ``epic_assets/views/README.md``.
 
     .venv/bin/python -m epic_assets_tests.benchmarks.bench_views [--rows N] [--repeat K] [--input FILE]
 """
