@@ -286,8 +286,20 @@ _string_function("length", (0,), "integer", "length({0})")
 _string_function("toString", (0,), "string", "CAST({0} AS VARCHAR)")
 _string_function("toInteger", (0,), "integer", "TRY_CAST({0} AS BIGINT)")
 _string_function("toDecimal", (0,), "decimal", "TRY_CAST({0} AS DOUBLE)")
-_string_function("replace", (2,), "string", "derive({0}, {1}, {2})")
+_string_function("replace", (2,), "string", "replace({0}, {1}, {2})")
 _string_function("indexOf", (1,), "integer", "(strpos({0}, {1}) - 1)")
+
+
+@_function("round", (0, 1))
+def _round(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
+    """FHIRPath round([precision]): decimals are DOUBLE, so computed values such as ``°C * 1.8 + 32``
+    carry binary noise (97.88000000000001) that round(2) removes."""
+    e = t.singleton(_base(t, base, where), where)
+    number = f"TRY_CAST({t.to_text(e).sql} AS DOUBLE)" if e.json else f"CAST({e.sql} AS DOUBLE)"
+    precision = "0"
+    if args:
+        precision = t.singleton(t.resolve(t.value(args[0], scope, where), where), where).sql
+    return Expr(f"round({number}, CAST({precision} AS INTEGER))", False, "decimal")
 
 
 @_function("replaceMatches", (2,))

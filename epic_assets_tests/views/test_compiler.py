@@ -191,6 +191,11 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
         {"name": "code", "path": f"{priority}.first().code"},
         {"name": "system", "path": f"{priority}.first().system"},
         {"name": "all_codes", "path": f"{priority}.code", "collection": True},
+        # Without the unfiltered fallback a lone coding is chosen only if a filter keeps it.
+        {
+            "name": "known",
+            "path": "(code.coding.where(system='http://snomed.info/sct') | code.coding.where(system='http://loinc.org')).first().code",
+        },
         resource="Observation",
     )
     rows = _rows(
@@ -203,10 +208,29 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
         tmp_path,
     )
     assert rows == [
-        {"code": "LN", "system": "http://loinc.org", "all_codes": ["LN", "S", "L"]},
-        {"code": "L", "system": "urn:local", "all_codes": ["L"]},
-        {"code": None, "system": None, "all_codes": []},
+        {"code": "LN", "system": "http://loinc.org", "all_codes": ["LN", "S", "L"], "known": "S"},
+        {"code": "L", "system": "urn:local", "all_codes": ["L"], "known": None},
+        {"code": None, "system": None, "all_codes": [], "known": None},
     ]
+
+
+def test_replace_substitutes_every_occurrence_of_a_plain_string(tmp_path: Path) -> None:
+    view = _view({"name": "phone", "path": "telecom.value.first().replace('-', '')"})
+    resources = [{"resourceType": "Patient", "id": "p", "telecom": [{"value": "555-123-4567"}]}]
+    assert _rows(view, resources, tmp_path) == [{"phone": "5551234567"}]
+
+
+def test_round_removes_binary_noise_from_computed_decimals(tmp_path: Path) -> None:
+    view = _view(
+        {"name": "raw", "path": "value.ofType(Quantity).value * 1.8 + 32"},
+        {"name": "rounded", "path": "(value.ofType(Quantity).value * 1.8 + 32).round(2)"},
+        {"name": "whole", "path": "value.ofType(Quantity).value.round()"},
+        resource="Observation",
+    )
+    resources = [{"resourceType": "Observation", "id": "o", "valueQuantity": {"value": 36.6}}]
+    [row] = _rows(view, resources, tmp_path)
+    assert row["raw"] != 97.88  # the noise round() exists for
+    assert row == {"raw": row["raw"], "rounded": 97.88, "whole": 37.0}
 
 
 def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
