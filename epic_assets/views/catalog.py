@@ -7,14 +7,13 @@ an error naming its file, never skipped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from epic_assets import identifiers
-from epic_assets.views.definition import parse_view
+from epic_assets.views.definition import read_view_file
 from epic_assets.views.errors import ViewDefinitionError
 from epic_assets.views.library import LIBRARY_DIR, override_constants
 
@@ -29,16 +28,7 @@ class CatalogEntry:
 
 
 def _read(path: Path, origin: str) -> CatalogEntry:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ViewDefinitionError(f"{path}: cannot read view: {error.strerror or error}") from None
-    except json.JSONDecodeError as error:
-        raise ViewDefinitionError(f"{path}: line {error.lineno}: invalid JSON: {error.msg}") from None
-    try:
-        definition = parse_view(data, origin=str(path))
-    except ViewDefinitionError as error:
-        raise ViewDefinitionError(f"{path}: {error}") from None
+    data, definition = read_view_file(path)
     name = definition.name or path.name.removesuffix(".json")
     try:
         identifiers.sql_name(name, where=str(path))

@@ -181,13 +181,8 @@ def parse_view(data: object, origin: str | None = None) -> ViewDefinition:
     return ViewDefinition(resource, name, constants, tuple(selects), tuple(wheres), view, origin)
 
 
-def load_view(source: str | Path | Mapping[str, Any] | ViewDefinition) -> ViewDefinition:
-    """Load a ViewDefinition from a JSON file path or an already parsed mapping, and validate it."""
-    if isinstance(source, ViewDefinition):
-        return source
-    if isinstance(source, Mapping):
-        return parse_view(dict(source))
-    path = Path(source)
+def read_view_file(path: Path) -> tuple[dict[str, Any], ViewDefinition]:
+    """The JSON of a view file and its validated definition; every error names the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -195,6 +190,15 @@ def load_view(source: str | Path | Mapping[str, Any] | ViewDefinition) -> ViewDe
     except json.JSONDecodeError as error:
         raise ViewDefinitionError(f"{path}: line {error.lineno}: invalid JSON: {error.msg}") from None
     try:
-        return parse_view(data, origin=str(path))
+        return data, parse_view(data, origin=str(path))
     except ViewDefinitionError as error:
         raise ViewDefinitionError(f"{path}: {error}") from None
+
+
+def load_view(source: str | Path | Mapping[str, Any] | ViewDefinition) -> ViewDefinition:
+    """Load a ViewDefinition from a JSON file path or an already parsed mapping, and validate it."""
+    if isinstance(source, ViewDefinition):
+        return source
+    if isinstance(source, Mapping):
+        return parse_view(dict(source))
+    return read_view_file(Path(source))[1]
