@@ -37,7 +37,7 @@ from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.export_dir import ExportDirectory, ExportFile, read_export_directory
 from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, scan_file
-from epic_assets.warehouse.schema import ensure_schema
+from epic_assets.warehouse.schema import ensure_schema, refresh_content_hashes
 from epic_assets.warehouse.side_files import read_deleted_bundles, read_operation_outcomes
 
 _COUNTS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
@@ -219,6 +219,7 @@ class _Load:
         self._quarantine()
         messages = self._record_messages()
         scope = self._scope()
+        refresh_content_hashes(self.con)
         self._diff(scope)
         self._apply()
         result = self._record(scope)
@@ -228,7 +229,7 @@ class _Load:
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
             self.con.execute("drop view if exists _staged")
-            for name in ("_diff", "_files", "_stage", "_stage_numbered", "_deleted", "_bad", "_dups"):
+            for name in ("_diff", "_files", "_stage", "_deleted", "_bad", "_dups"):
                 self.con.execute(f"drop table if exists {name}")
 
     # -- staging (outside the transaction) -----------------------------------------------------------
@@ -243,8 +244,8 @@ class _Load:
         """
         con = self.con
         con.execute(
-            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, md5 varchar,"
-            " blank boolean, duplicate boolean)"
+            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, hash ubigint,"
+            " length bigint, blank boolean, duplicate boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
@@ -276,32 +277,25 @@ class _Load:
                 self.groups.append((group, first, first + rows, longest))
                 first += rows
         self._check_staged_rows()
-        # Attach each line's file, type and line number now, on the small rows, so the statements that
-        # carry texts need no join; ORDER BY keeps the row ids (and thus the positional pairing) as they
-        # were. A line whose resourceType is not its file's type is not a resource of this file.
+        # A line whose resourceType is not its file's type is not a resource of this file. (An update in
+        # place: the row ids, which give the line numbers, stay as they are; few or no rows change.)
         con.execute(
-            """
-            create or replace temp table _stage_numbered as
-            select s.filename, s.rtype,
-                   case when s.rtype is distinct from f.resource_type then null else s.id end as id,
-                   s.md5, s.blank, s.duplicate, f.file, f.resource_type as file_type,
-                   s.rowid - f.row_base + 1 as line
-            from _stage s join _files f on s.filename = f.path
-            order by s.rowid
-            """
+            "update _stage s set id = null from _files f"
+            " where s.filename = f.path and s.id is not null and s.rtype is distinct from f.resource_type"
         )
-        con.execute("drop table _stage")
-        con.execute("alter table _stage_numbered rename to _stage")
+        # File, type and line number are derived from the row id when needed, on the few rows that need
+        # them, rather than rewriting the whole staging table.
         con.execute(
             "create or replace temp view _staged as"
-            " select rowid as srow, file, file_type, line, id, blank, duplicate from _stage"
+            " select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,"
+            " s.id, s.blank, s.duplicate from _stage s join _files f on s.filename = f.path"
         )
 
     def _stage_files(self, group: list[ScannedFile]) -> int | None:
         """Stage one group of files; returns the longest line when DuckDB's line-size limit had to be raised."""
         insert = """
             insert into _stage
-            select filename, x[1], case when x[2] <> '' then x[2] end, md5(line),
+            select filename, x[1], case when x[2] <> '' then x[2] end, hash(line), strlen(line),
                    case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
@@ -320,22 +314,32 @@ class _Load:
     def _with_text(self, where: str) -> str:
         """Staged rows matching ``where`` (over ``_stage`` columns and ``srow``) with their line as ``text``.
 
-        The files are read again in staging order and paired with ``_stage`` by position; a row whose
-        file name or MD5 differs from what was staged stops the statement (it would mean the two reads
-        disagree, and no text may be stored under the wrong key or hash).
+        Each row also gets its ``file``, ``file_type`` and ``line``. The files are read again in staging
+        order and paired with ``_stage`` by position; a row whose file name, hash or length differs from
+        what was staged stops the statement (it would mean the two reads disagree, and no text may be
+        stored under the wrong key).
         """
         parts = []
         for group, first, end, longest in self.groups:
             parts.append(
                 f"""
-                select s.*, if(r.filename = s.filename and md5(r.line) is not distinct from s.md5,
+                select s.*, if(r.filename = s.filename and hash(r.line) = s.hash
+                               and strlen(r.line) is not distinct from s.length,
                                r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
                 from {_line_reader(group, longest)} r
                 positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
                 where {where}
                 """
             )
-        return " union all ".join(parts) if parts else f"select *, null::varchar as text from _stage where {where}"
+        rows = (
+            " union all ".join(parts)
+            if parts
+            else f"select rowid as srow, *, null::varchar as text from _stage s where {where}"
+        )
+        return (
+            "select t.*, f.file, f.resource_type as file_type, t.srow - f.row_base + 1 as line"
+            f" from ({rows}) t join _files f on f.path = t.filename"
+        )
 
     def _check_staged_rows(self) -> None:
         """Each file's lines must sit at row ids base..base+count-1, or line numbers would be wrong."""
@@ -366,23 +370,21 @@ class _Load:
         con.execute(
             f"""
             insert into _bad
-            select st.file, st.line, st.file_type, reason, case reason
+            select file, line, file_type, reason, case reason
                 when 'not_json' then 'not valid JSON'
                 when 'not_object' then 'a JSON ' || lower(json_type(text)) || ', not an object'
                 when 'no_resource_type' then 'has no resourceType (or it is not a string)'
                 when 'wrong_type' then 'resourceType ' || (text -> '$.resourceType') || ' in a file of ' || file_type
                 else 'has no id' end, text
             from (
-                select srow, text, case
+                select file, line, file_type, text, case
                     when not json_valid(text) then 'not_json'
                     when json_type(text) <> 'OBJECT' then 'not_object'
                     when coalesce(json_type(text, '$.resourceType'), 'NULL') <> 'VARCHAR' then 'no_resource_type'
-                    when text ->> '$.resourceType' <> rtype_of_file then 'wrong_type'
+                    when text ->> '$.resourceType' <> file_type then 'wrong_type'
                     else 'no_id' end as reason
-                from (
-                    select t.*, t.file_type as rtype_of_file from ({self._with_text("s.id is null and not s.blank")}) t
-                )
-            ) b join _staged st using (srow)
+                from ({self._with_text("s.id is null and not s.blank")})
+            )
             """
         )
 
@@ -405,12 +407,11 @@ class _Load:
         con.execute(
             f"""
             insert into _bad
-            select v.file, v.line, v.file_type, 'duplicate_id',
-                   'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
+            select t.file, t.line, t.file_type, 'duplicate_id',
+                   'duplicate id ' || t.id || ': superseded by ' || w.file || ' line ' || w.line
                    || ' (the last occurrence wins)', t.text
             from ({self._with_text("s.duplicate")}) t
-            join _staged v on v.srow = t.srow
-            join _dups d on d.resource_type = v.file_type and d.id = v.id
+            join _dups d on d.resource_type = t.file_type and d.id = t.id
             join _staged w on w.srow = d.keep
             """
         )
@@ -477,22 +478,23 @@ class _Load:
         """``_diff``: one row per resource that is new, changed, unchanged or gone (no texts involved)."""
         con = self.con
         current = (
-            "select resource_type, id, content_md5 from raw_resource_versions"
+            "select resource_type, id, content_hash, content_length from raw_resource_versions"
             " where source = $source and superseded_by is null and resource_type in (select unnest($scope))"
         )
         staged = (
-            "select rowid as srow, rtype as resource_type, id, md5 from _stage where id is not null and not duplicate"
+            "select rowid as srow, rtype as resource_type, id, hash, length from _stage"
+            " where id is not null and not duplicate"
         )
         change = (
             "case when c.id is null then 'inserted' when v.id is null then 'deleted'"
-            " when v.md5 = c.content_md5 then 'unchanged' else 'updated' end"
+            " when v.hash = c.content_hash and v.length = c.content_length then 'unchanged' else 'updated' end"
         )
         join = "full outer join" if self.mode == "snapshot" else "left join"
         con.execute(
             f"""
             create or replace temp table _diff as
             select coalesce(v.resource_type, c.resource_type) as resource_type, coalesce(v.id, c.id) as id,
-                   v.srow, v.md5 as content_md5, c.content_md5 as previous_md5, {change} as change
+                   v.srow, v.hash as content_hash, c.content_hash as previous_hash, {change} as change
             from ({staged}) v {join} ({current}) c on v.resource_type = c.resource_type and v.id = c.id
             """,
             {"source": self.source, "scope": scope},
@@ -509,7 +511,7 @@ class _Load:
         self.con.execute(
             f"""
             insert into _diff
-            select d.resource_type, d.id, null, null, c.content_md5, 'deleted'
+            select d.resource_type, d.id, null, null, c.content_hash, 'deleted'
             from _deleted d join ({current}) c on c.resource_type = d.resource_type and c.id = d.id
             where not exists (select 1 from _diff v where v.resource_type = d.resource_type and v.id = d.id)
             """,
@@ -539,7 +541,7 @@ class _Load:
             con.execute(
                 f"""
                 insert into raw_resource_versions
-                select ?, t.rtype, t.id, t.md5, t.text, {self.export_id}, t.file, t.line, null
+                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
                 from ({self._with_text(wanted)}) t
                 """,
                 [self.source],
@@ -547,7 +549,7 @@ class _Load:
         con.execute(
             f"""
             insert into raw_changes
-            select {self.export_id}, ?, resource_type, id, change, content_md5, previous_md5
+            select {self.export_id}, ?, resource_type, id, change, content_hash, previous_hash
             from _diff where change <> 'unchanged'
             """,
             [self.source],

@@ -84,7 +84,7 @@ class Warehouse:
             if export_id is None:
                 raise EpicAssetsError(f"no export loaded{f' for source {source!r}' if source else ''} in {self.path}")
         return self.query(
-            "select source, resource_type, id, change, content_md5, previous_md5 from raw_changes"
+            "select source, resource_type, id, change, content_hash, previous_hash from raw_changes"
             " where export_id = ? order by resource_type, id",
             [int(export_id)],
         )
