@@ -245,7 +245,7 @@ class _Load:
         con = self.con
         con.execute(
             "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, hash ubigint,"
-            " length bigint, blank boolean, duplicate boolean)"
+            " length bigint, blank boolean, duplicate boolean, store boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
@@ -273,9 +273,10 @@ class _Load:
             group = [s for s in ordered if s.gzip_compressed == compressed]
             if group:
                 longest = self._stage_files(group)
-                rows = sum(s.line_count for s in group)
-                self.groups.append((group, first, first + rows, longest))
-                first += rows
+                for chunk in _chunks_for_threads(group, self._threads()):
+                    rows = sum(s.line_count for s in chunk)
+                    self.groups.append((chunk, first, first + rows, longest))
+                    first += rows
         self._check_staged_rows()
         # A line whose resourceType is not its file's type is not a resource of this file. (An update in
         # place: the row ids, which give the line numbers, stay as they are; few or no rows change.)
@@ -296,7 +297,7 @@ class _Load:
         insert = """
             insert into _stage
             select filename, x[1], case when x[2] <> '' then x[2] end, hash(line), strlen(line),
-                   case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false
+                   case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
         """
@@ -321,25 +322,33 @@ class _Load:
         """
         parts = []
         for group, first, end, longest in self.groups:
+            # File and line are joined to the small staged rows, which are then put back in row-id order
+            # for the pairing. (Joining them to the texts afterwards would let DuckDB, which cannot
+            # estimate a positional join, build its hash table from the texts.) Each chunk of files is
+            # its own positional scan, which is single-threaded: the chunks run in parallel.
             parts.append(
                 f"""
                 select s.*, if(r.filename = s.filename and hash(r.line) = s.hash
                                and strlen(r.line) is not distinct from s.length,
                                r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
                 from {_line_reader(group, longest)} r
-                positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
+                positional join (
+                    select s.rowid as srow, s.*, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line
+                    from _stage s join _files f on f.path = s.filename
+                    where s.rowid >= {first} and s.rowid < {end} order by s.rowid
+                ) s
                 where {where}
                 """
             )
-        rows = (
-            " union all ".join(parts)
-            if parts
-            else f"select rowid as srow, *, null::varchar as text from _stage s where {where}"
-        )
+        if parts:
+            return " union all ".join(parts)
         return (
-            "select t.*, f.file, f.resource_type as file_type, t.srow - f.row_base + 1 as line"
-            f" from ({rows}) t join _files f on f.path = t.filename"
+            "select s.rowid as srow, s.*, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,"
+            f" null::varchar as text from _stage s join _files f on f.path = s.filename where {where}"
         )
+
+    def _threads(self) -> int:
+        return max(1, int(self.con.execute("select current_setting('threads')").fetchall()[0][0]))
 
     def _check_staged_rows(self) -> None:
         """Each file's lines must sit at row ids base..base+count-1, or line numbers would be wrong."""
@@ -533,10 +542,15 @@ class _Load:
             "select (select count(*) from _diff where change in ('inserted', 'updated')),"
             " (select count(*) from _stage where id is not null and not duplicate)"
         ).fetchall()[0]
-        # A first load writes every staged resource: skip the semi-join that picks the changed ones.
+        # A first load writes every staged resource; otherwise the rows to write are flagged in place (a
+        # semi-join against the texts would let DuckDB hash the texts, see _with_text).
         wanted = "s.id is not null and not s.duplicate"
         if written != valid:
-            wanted += " and s.srow in (select srow from _diff where change in ('inserted', 'updated'))"
+            con.execute(
+                "update _stage set store = true"
+                " where rowid in (select srow from _diff where change in ('inserted', 'updated'))"
+            )
+            wanted = "s.store"
         if written:
             con.execute(
                 f"""
@@ -637,6 +651,20 @@ class _Load:
         if files:
             con.executemany("insert into raw_export_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)", files)
         return result
+
+
+def _chunks_for_threads(group: list[ScannedFile], threads: int) -> list[list[ScannedFile]]:
+    """Consecutive runs of files with about the same number of lines, one per thread."""
+    total = sum(s.line_count for s in group)
+    target = max(1, -(-total // threads))
+    chunks: list[list[ScannedFile]] = [[]]
+    filled = 0
+    for scanned in group:
+        if filled >= target * len(chunks) and len(chunks) < threads:
+            chunks.append([])
+        chunks[-1].append(scanned)
+        filled += scanned.line_count
+    return [chunk for chunk in chunks if chunk]
 
 
 def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> str:
