@@ -110,5 +110,9 @@ def open_warehouse(path: Path | str, *, read_only: bool = False, memory_limit: s
     path = Path(path)
     con = connect(path, read_only=read_only, memory_limit=memory_limit)
     if not read_only:
-        ensure_schema(con)
+        try:
+            ensure_schema(con)
+        except BaseException:
+            con.close()  # release the file: the caller gets an error, not an open handle
+            raise
     return Warehouse(path, con, read_only)
