@@ -104,7 +104,7 @@ def load_export(
         if previous:
             return LoadResult(source, previous[0][0], mode, True, time.perf_counter() - started)
         _refuse_older_export(con, source, export)
-        load = _Load(con, export, scanned, source, mode, fingerprint)
+        load = _Load(con, export, scanned, source, mode, fingerprint, Path(scratch))
         try:
             # Staging fills connection-local temp tables outside the transaction: their row ids then run
             # 0..n-1 in file order, which gives line numbers; nothing persistent is touched yet.
@@ -199,8 +199,10 @@ class _Load:
         source: str,
         mode: str,
         fingerprint: str,
+        scratch: Path,
     ) -> None:
         self.con = con
+        self.scratch = scratch
         self.export = export
         self.scanned = scanned
         self.source = source
@@ -244,107 +246,110 @@ class _Load:
         """
         con = self.con
         con.execute(
-            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, hash ubigint,"
+            "create or replace temp table _stage (file_no integer, rtype varchar, id varchar, hash ubigint,"
             " length bigint, blank boolean, duplicate boolean, store boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
             " row_base bigint, line_count bigint)"
         )
-        # Plain files first, then gzip ones, each in export order; row ids follow this order.
+        # Plain files first, then gzip ones, each in export order; row ids follow this order. DuckDB reads
+        # each file through a link named by its number, so every row knows its file as a small integer
+        # (parsed from the name) and file, type and line come from constant lists, with no join.
         ordered = sorted((s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed)
+        links = self.scratch / "by-number"
+        links.mkdir()
         base = 0
-        for file_id, scanned in enumerate(ordered):
+        names, types, bases = [], [], []
+        for file_no, scanned in enumerate(ordered):
+            link = links / str(file_no)
+            link.symlink_to(scanned.read_path.resolve())
             con.execute(
                 "insert into _files values (?, ?, ?, ?, ?, ?)",
-                [
-                    file_id,
-                    str(scanned.read_path),
-                    scanned.file.name,
-                    scanned.file.resource_type,
-                    base,
-                    scanned.line_count,
-                ],
+                [file_no, str(link), scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
             )
+            names.append(identifiers.quote_sql_literal(scanned.file.name))
+            types.append(identifiers.quote_sql_literal(scanned.file.resource_type))
+            bases.append(str(base))
             base += scanned.line_count
-        self.groups: list[tuple[list[ScannedFile], int, int, int | None]] = []
+        self.file_names, self.file_types, self.row_bases = (f"[{', '.join(x)}]" for x in (names, types, bases))
+        self.groups: list[tuple[list[Path], bool, int, int, int | None]] = []
         first = 0
         for compressed in (False, True):
-            group = [s for s in ordered if s.gzip_compressed == compressed]
+            group = [(links / str(no), s) for no, s in enumerate(ordered) if s.gzip_compressed == compressed]
             if group:
-                longest = self._stage_files(group)
+                longest = self._stage_files([link for link, _ in group], compressed, [s for _, s in group])
                 for chunk in _chunks_for_threads(group, self._threads()):
-                    rows = sum(s.line_count for s in chunk)
-                    self.groups.append((chunk, first, first + rows, longest))
+                    rows = sum(s.line_count for _, s in chunk)
+                    self.groups.append(([link for link, _ in chunk], compressed, first, first + rows, longest))
                     first += rows
         self._check_staged_rows()
         # A line whose resourceType is not its file's type is not a resource of this file. (An update in
         # place: the row ids, which give the line numbers, stay as they are; few or no rows change.)
         con.execute(
             "update _stage s set id = null from _files f"
-            " where s.filename = f.path and s.id is not null and s.rtype is distinct from f.resource_type"
+            " where s.file_no = f.file_id and s.id is not null and s.rtype is distinct from f.resource_type"
         )
         # File, type and line number are derived from the row id when needed, on the few rows that need
         # them, rather than rewriting the whole staging table.
         con.execute(
             "create or replace temp view _staged as"
             " select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,"
-            " s.id, s.blank, s.duplicate from _stage s join _files f on s.filename = f.path"
+            " s.id, s.blank, s.duplicate from _stage s join _files f on s.file_no = f.file_id"
         )
 
-    def _stage_files(self, group: list[ScannedFile]) -> int | None:
+    def _stage_files(self, links: list[Path], compressed: bool, scanned: list[ScannedFile]) -> int | None:
         """Stage one group of files; returns the longest line when DuckDB's line-size limit had to be raised."""
         insert = """
             insert into _stage
-            select filename, x[1], case when x[2] <> '' then x[2] end, hash(line), strlen(line),
+            select {file_no}, x[1], case when x[2] <> '' then x[2] end, hash(line), strlen(line),
                    case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
         """
+        file_no = _FILE_NO.format(name="filename")
         try:
-            self.con.execute(insert.format(reader=_line_reader(group)))
+            self.con.execute(insert.format(file_no=file_no, reader=_line_reader(links, compressed)))
             return None
         except duckdb.InvalidInputException as error:
             if "maximum line size" not in str(error).lower():
                 raise
             # Rare (e.g. an inline base64 attachment): measure the longest line and read again.
-            longest = max(longest_line(s.read_path) for s in group)
-            self.con.execute(insert.format(reader=_line_reader(group, longest)))
+            longest = max(longest_line(s.read_path) for s in scanned)
+            self.con.execute(insert.format(file_no=file_no, reader=_line_reader(links, compressed, longest)))
             return longest
 
     def _with_text(self, where: str) -> str:
         """Staged rows matching ``where`` (over ``_stage`` columns and ``srow``) with their line as ``text``.
 
         Each row also gets its ``file``, ``file_type`` and ``line``. The files are read again in staging
-        order and paired with ``_stage`` by position; a row whose file name, hash or length differs from
-        what was staged stops the statement (it would mean the two reads disagree, and no text may be
-        stored under the wrong key).
+        order and paired with ``_stage`` by position; a row whose file, hash or length differs from what
+        was staged stops the statement (it would mean the two reads disagree, and no text may be stored
+        under the wrong key). Each chunk of files is its own positional scan, which is single-threaded:
+        the chunks run in parallel.
         """
+        located = (
+            f"{self.file_names}[s.file_no + 1] as file, {self.file_types}[s.file_no + 1] as file_type,"
+            f" s.srow - {self.row_bases}[s.file_no + 1] + 1 as line"
+        )
+        mismatch = f"error('re-reading ' || {self.file_names}[s.file_no + 1] || ' did not match its staged lines')"
         parts = []
-        for group, first, end, longest in self.groups:
-            # File and line are joined to the small staged rows, which are then put back in row-id order
-            # for the pairing. (Joining them to the texts afterwards would let DuckDB, which cannot
-            # estimate a positional join, build its hash table from the texts.) Each chunk of files is
-            # its own positional scan, which is single-threaded: the chunks run in parallel.
+        for links, compressed, first, end, longest in self.groups:
             parts.append(
                 f"""
-                select s.*, if(r.filename = s.filename and hash(r.line) = s.hash
-                               and strlen(r.line) is not distinct from s.length,
-                               r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
-                from {_line_reader(group, longest)} r
-                positional join (
-                    select s.rowid as srow, s.*, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line
-                    from _stage s join _files f on f.path = s.filename
-                    where s.rowid >= {first} and s.rowid < {end} order by s.rowid
-                ) s
+                select s.*, {located},
+                       if({_FILE_NO.format(name="r.filename")} = s.file_no and hash(r.line) = s.hash
+                          and strlen(r.line) is not distinct from s.length,
+                          r.line, {mismatch}) as text
+                from {_line_reader(links, compressed, longest)} r
+                positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
                 where {where}
                 """
             )
         if parts:
             return " union all ".join(parts)
         return (
-            "select s.rowid as srow, s.*, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,"
-            f" null::varchar as text from _stage s join _files f on f.path = s.filename where {where}"
+            f"select s.*, {located}, null::varchar as text from (select rowid as srow, * from _stage) s where {where}"
         )
 
     def _threads(self) -> int:
@@ -356,8 +361,8 @@ class _Load:
             """
             select f.file, f.line_count, coalesce(s.n, 0)
             from _files f left join (
-                select filename, count(*) as n, min(rowid) as first, max(rowid) as last from _stage group by filename
-            ) s on s.filename = f.path
+                select file_no, count(*) as n, min(rowid) as first, max(rowid) as last from _stage group by file_no
+            ) s on s.file_no = f.file_id
             where s.n is distinct from f.line_count or s.first <> f.row_base or s.last <> f.row_base + f.line_count - 1
             """
         ).fetchall()
@@ -653,21 +658,25 @@ class _Load:
         return result
 
 
-def _chunks_for_threads(group: list[ScannedFile], threads: int) -> list[list[ScannedFile]]:
+# A file's number, from the name of the link DuckDB read it through (see _Load._stage).
+_FILE_NO = "cast(parse_filename({name}) as integer)"
+
+
+def _chunks_for_threads(group: list[tuple[Path, ScannedFile]], threads: int) -> list[list[tuple[Path, ScannedFile]]]:
     """Consecutive runs of files with about the same number of lines, one per thread."""
-    total = sum(s.line_count for s in group)
+    total = sum(s.line_count for _, s in group)
     target = max(1, -(-total // threads))
-    chunks: list[list[ScannedFile]] = [[]]
+    chunks: list[list[tuple[Path, ScannedFile]]] = [[]]
     filled = 0
-    for scanned in group:
+    for item in group:
         if filled >= target * len(chunks) and len(chunks) < threads:
             chunks.append([])
-        chunks[-1].append(scanned)
-        filled += scanned.line_count
+        chunks[-1].append(item)
+        filled += item[1].line_count
     return [chunk for chunk in chunks if chunk]
 
 
-def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> str:
+def _line_reader(paths: list[Path], compressed: bool, longest_line: int | None = None) -> str:
     """``read_csv`` set up to return each physical line, untouched, as one VARCHAR ``line``, plus ``filename``."""
     options = [
         "columns={'line': 'VARCHAR'}",
@@ -679,10 +688,10 @@ def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> s
         "strict_mode=false",
         "new_line='\\n'",
         "filename=true",
-        f"compression='{'gzip' if group[0].gzip_compressed else 'none'}'",
+        f"compression='{'gzip' if compressed else 'none'}'",
     ]
     if longest_line is not None:
         size = longest_line + 1024
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
-    paths = ", ".join(identifiers.quote_sql_literal(str(s.read_path)) for s in group)
-    return f"read_csv([{paths}], {', '.join(options)})"
+    listed = ", ".join(identifiers.quote_sql_literal(str(path)) for path in paths)
+    return f"read_csv([{listed}], {', '.join(options)})"
