@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -263,7 +265,7 @@ class _Load:
         names, types, bases = [], [], []
         for file_no, scanned in enumerate(ordered):
             link = links / str(file_no)
-            link.symlink_to(scanned.read_path.resolve())
+            _link(link, scanned.read_path.resolve())
             con.execute(
                 "insert into _files values (?, ?, ?, ?, ?, ?)",
                 [file_no, str(link), scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
@@ -660,6 +662,17 @@ class _Load:
 
 # A file's number, from the name of the link DuckDB read it through (see _Load._stage).
 _FILE_NO = "cast(parse_filename({name}) as integer)"
+
+
+def _link(link: Path, target: Path) -> None:
+    """``link`` names ``target``: a symlink, else a hard link, else (a platform allowing neither) a copy."""
+    try:
+        link.symlink_to(target)
+    except OSError:
+        try:
+            os.link(target, link)
+        except OSError:
+            shutil.copyfile(target, link)
 
 
 def _chunks_for_threads(group: list[tuple[Path, ScannedFile]], threads: int) -> list[list[tuple[Path, ScannedFile]]]:
