@@ -235,6 +235,8 @@ class _Load:
             self.con.execute("drop view if exists _staged")
             for name in ("_diff", "_files", "_stage", "_deleted", "_bad", "_dups"):
                 self.con.execute(f"drop table if exists {name}")
+            for variable in _FILE_LISTS:
+                self.con.execute(f"reset variable {variable}")
 
     # -- staging (outside the transaction) -----------------------------------------------------------
     def _stage(self) -> None:
@@ -257,12 +259,12 @@ class _Load:
         )
         # Plain files first, then gzip ones, each in export order; row ids follow this order. DuckDB reads
         # each file through a link named by its number, so every row knows its file as a small integer
-        # (parsed from the name) and file, type and line come from constant lists, with no join.
+        # (parsed from the name) and file, type and line come from constant lists (connection variables,
+        # folded into the plan as constants), with no join.
         ordered = sorted((s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed)
         links = self.scratch / "by-number"
         links.mkdir()
         base = 0
-        names, types, bases = [], [], []
         for file_no, scanned in enumerate(ordered):
             link = links / str(file_no)
             _link(link, scanned.read_path.resolve())
@@ -270,11 +272,9 @@ class _Load:
                 "insert into _files values (?, ?, ?, ?, ?, ?)",
                 [file_no, str(link), scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
             )
-            names.append(identifiers.quote_sql_literal(scanned.file.name))
-            types.append(identifiers.quote_sql_literal(scanned.file.resource_type))
-            bases.append(str(base))
             base += scanned.line_count
-        self.file_names, self.file_types, self.row_bases = (f"[{', '.join(x)}]" for x in (names, types, bases))
+        for variable, column in _FILE_LISTS.items():
+            con.execute(f"set variable {variable} = (select list({column} order by file_id) from _files)")
         self.groups: list[tuple[list[Path], bool, int, int, int | None]] = []
         first = 0
         for compressed in (False, True):
@@ -331,10 +331,14 @@ class _Load:
         the chunks run in parallel.
         """
         located = (
-            f"{self.file_names}[s.file_no + 1] as file, {self.file_types}[s.file_no + 1] as file_type,"
-            f" s.srow - {self.row_bases}[s.file_no + 1] + 1 as line"
+            "getvariable('epic_load_file_names')[s.file_no + 1] as file,"
+            " getvariable('epic_load_file_types')[s.file_no + 1] as file_type,"
+            " s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1 as line"
         )
-        mismatch = f"error('re-reading ' || {self.file_names}[s.file_no + 1] || ' did not match its staged lines')"
+        mismatch = (
+            "error('re-reading ' || getvariable('epic_load_file_names')[s.file_no + 1]"
+            " || ' did not match its staged lines')"
+        )
         parts = []
         for links, compressed, first, end, longest in self.groups:
             parts.append(
@@ -662,6 +666,12 @@ class _Load:
 
 # A file's number, from the name of the link DuckDB read it through (see _Load._stage).
 _FILE_NO = "cast(parse_filename({name}) as integer)"
+# Connection variables holding, by file number, the file's name, type and first row id.
+_FILE_LISTS = {
+    "epic_load_file_names": "file",
+    "epic_load_file_types": "resource_type",
+    "epic_load_row_bases": "row_base",
+}
 
 
 def _link(link: Path, target: Path) -> None:
