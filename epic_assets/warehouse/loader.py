@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +39,7 @@ from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
 from epic_assets.warehouse.export_dir import ExportDirectory, ExportFile, read_export_directory
 from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, scan_file
-from epic_assets.warehouse.schema import ensure_schema
+from epic_assets.warehouse.schema import ensure_schema, refresh_content_hashes
 from epic_assets.warehouse.side_files import read_deleted_bundles, read_operation_outcomes
 
 _COUNTS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
@@ -104,7 +106,7 @@ def load_export(
         if previous:
             return LoadResult(source, previous[0][0], mode, True, time.perf_counter() - started)
         _refuse_older_export(con, source, export)
-        load = _Load(con, export, scanned, source, mode, fingerprint)
+        load = _Load(con, export, scanned, source, mode, fingerprint, Path(scratch))
         try:
             # Staging fills connection-local temp tables outside the transaction: their row ids then run
             # 0..n-1 in file order, which gives line numbers; nothing persistent is touched yet.
@@ -199,8 +201,10 @@ class _Load:
         source: str,
         mode: str,
         fingerprint: str,
+        scratch: Path,
     ) -> None:
         self.con = con
+        self.scratch = scratch
         self.export = export
         self.scanned = scanned
         self.source = source
@@ -219,6 +223,7 @@ class _Load:
         self._quarantine()
         messages = self._record_messages()
         scope = self._scope()
+        refresh_content_hashes(self.con)
         self._diff(scope)
         self._apply()
         result = self._record(scope)
@@ -228,8 +233,10 @@ class _Load:
     def drop_temporary_tables(self) -> None:
         with contextlib.suppress(duckdb.Error):  # a broken connection takes its temp tables with it
             self.con.execute("drop view if exists _staged")
-            for name in ("_diff", "_files", "_stage", "_stage_numbered", "_deleted", "_bad", "_dups"):
+            for name in ("_diff", "_files", "_stage", "_deleted", "_bad", "_dups"):
                 self.con.execute(f"drop table if exists {name}")
+            for variable in _FILE_LISTS:
+                self.con.execute(f"reset variable {variable}")
 
     # -- staging (outside the transaction) -----------------------------------------------------------
     def _stage(self) -> None:
@@ -243,99 +250,116 @@ class _Load:
         """
         con = self.con
         con.execute(
-            "create or replace temp table _stage (filename varchar, rtype varchar, id varchar, md5 varchar,"
-            " blank boolean, duplicate boolean)"
+            "create or replace temp table _stage (file_no integer, rtype varchar, id varchar, hash ubigint,"
+            " length bigint, blank boolean, duplicate boolean, store boolean)"
         )
         con.execute(
             "create or replace temp table _files (file_id integer, path varchar, file varchar, resource_type varchar,"
             " row_base bigint, line_count bigint)"
         )
-        # Plain files first, then gzip ones, each in export order; row ids follow this order.
+        # Plain files first, then gzip ones, each in export order; row ids follow this order. DuckDB reads
+        # each file through a link named by its number, so every row knows its file as a small integer
+        # (parsed from the name) and file, type and line come from constant lists (connection variables,
+        # folded into the plan as constants), with no join.
         ordered = sorted((s for s in self.scanned if s.line_count), key=lambda s: s.gzip_compressed)
+        links = self.scratch / "by-number"
+        links.mkdir()
         base = 0
-        for file_id, scanned in enumerate(ordered):
+        for file_no, scanned in enumerate(ordered):
+            link = links / str(file_no)
+            _link(link, scanned.read_path.resolve())
             con.execute(
                 "insert into _files values (?, ?, ?, ?, ?, ?)",
-                [
-                    file_id,
-                    str(scanned.read_path),
-                    scanned.file.name,
-                    scanned.file.resource_type,
-                    base,
-                    scanned.line_count,
-                ],
+                [file_no, str(link), scanned.file.name, scanned.file.resource_type, base, scanned.line_count],
             )
             base += scanned.line_count
-        self.groups: list[tuple[list[ScannedFile], int, int, int | None]] = []
+        for variable, column in _FILE_LISTS.items():
+            con.execute(f"set variable {variable} = (select list({column} order by file_id) from _files)")
+        self.groups: list[tuple[list[Path], bool, int, int, int | None]] = []
         first = 0
         for compressed in (False, True):
-            group = [s for s in ordered if s.gzip_compressed == compressed]
+            group = [(links / str(no), s) for no, s in enumerate(ordered) if s.gzip_compressed == compressed]
             if group:
-                longest = self._stage_files(group)
-                rows = sum(s.line_count for s in group)
-                self.groups.append((group, first, first + rows, longest))
-                first += rows
+                longest = self._stage_files([link for link, _ in group], compressed, [s for _, s in group])
+                for chunk in _chunks_for_threads(group, self._threads()):
+                    rows = sum(s.line_count for _, s in chunk)
+                    self.groups.append(([link for link, _ in chunk], compressed, first, first + rows, longest))
+                    first += rows
         self._check_staged_rows()
-        # Attach each line's file, type and line number now, on the small rows, so the statements that
-        # carry texts need no join; ORDER BY keeps the row ids (and thus the positional pairing) as they
-        # were. A line whose resourceType is not its file's type is not a resource of this file.
+        # A line whose resourceType is not its file's type is not a resource of this file. (An update in
+        # place: the row ids, which give the line numbers, stay as they are; few or no rows change.)
         con.execute(
-            """
-            create or replace temp table _stage_numbered as
-            select s.filename, s.rtype,
-                   case when s.rtype is distinct from f.resource_type then null else s.id end as id,
-                   s.md5, s.blank, s.duplicate, f.file, f.resource_type as file_type,
-                   s.rowid - f.row_base + 1 as line
-            from _stage s join _files f on s.filename = f.path
-            order by s.rowid
-            """
+            "update _stage s set id = null from _files f"
+            " where s.file_no = f.file_id and s.id is not null and s.rtype is distinct from f.resource_type"
         )
-        con.execute("drop table _stage")
-        con.execute("alter table _stage_numbered rename to _stage")
+        # File, type and line number are derived from the row id when needed, on the few rows that need
+        # them, rather than rewriting the whole staging table.
         con.execute(
             "create or replace temp view _staged as"
-            " select rowid as srow, file, file_type, line, id, blank, duplicate from _stage"
+            " select s.rowid as srow, f.file, f.resource_type as file_type, s.rowid - f.row_base + 1 as line,"
+            " s.id, s.blank, s.duplicate from _stage s join _files f on s.file_no = f.file_id"
         )
 
-    def _stage_files(self, group: list[ScannedFile]) -> int | None:
+    def _stage_files(self, links: list[Path], compressed: bool, scanned: list[ScannedFile]) -> int | None:
         """Stage one group of files; returns the longest line when DuckDB's line-size limit had to be raised."""
         insert = """
             insert into _stage
-            select filename, x[1], case when x[2] <> '' then x[2] end, md5(line),
-                   case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false
+            select {file_no}, x[1], case when x[2] <> '' then x[2] end, hash(line), strlen(line),
+                   case when x is null then coalesce(trim(line, ' \t') = '', true) else false end, false, false
             from (select filename, line, try(json_extract_string(line, ['$.resourceType', '$.id'])) as x
                   from {reader})
         """
+        file_no = _FILE_NO.format(name="filename")
         try:
-            self.con.execute(insert.format(reader=_line_reader(group)))
+            self.con.execute(insert.format(file_no=file_no, reader=_line_reader(links, compressed)))
             return None
         except duckdb.InvalidInputException as error:
             if "maximum line size" not in str(error).lower():
                 raise
             # Rare (e.g. an inline base64 attachment): measure the longest line and read again.
-            longest = max(longest_line(s.read_path) for s in group)
-            self.con.execute(insert.format(reader=_line_reader(group, longest)))
+            longest = max(longest_line(s.read_path) for s in scanned)
+            self.con.execute(insert.format(file_no=file_no, reader=_line_reader(links, compressed, longest)))
             return longest
 
     def _with_text(self, where: str) -> str:
         """Staged rows matching ``where`` (over ``_stage`` columns and ``srow``) with their line as ``text``.
 
-        The files are read again in staging order and paired with ``_stage`` by position; a row whose
-        file name or MD5 differs from what was staged stops the statement (it would mean the two reads
-        disagree, and no text may be stored under the wrong key or hash).
+        Each row also gets its ``file``, ``file_type`` and ``line``. The files are read again in staging
+        order and paired with ``_stage`` by position; a row whose file, hash or length differs from what
+        was staged stops the statement (it would mean the two reads disagree, and no text may be stored
+        under the wrong key). Each chunk of files is its own positional scan, which is single-threaded:
+        the chunks run in parallel.
         """
+        located = (
+            "getvariable('epic_load_file_names')[s.file_no + 1] as file,"
+            " getvariable('epic_load_file_types')[s.file_no + 1] as file_type,"
+            " s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1 as line"
+        )
+        mismatch = (
+            "error('re-reading ' || getvariable('epic_load_file_names')[s.file_no + 1]"
+            " || ' did not match its staged lines')"
+        )
         parts = []
-        for group, first, end, longest in self.groups:
+        for links, compressed, first, end, longest in self.groups:
             parts.append(
                 f"""
-                select s.*, if(r.filename = s.filename and md5(r.line) is not distinct from s.md5,
-                               r.line, error('re-reading ' || r.filename || ' did not match its staged lines')) as text
-                from {_line_reader(group, longest)} r
+                select s.*, {located},
+                       if({_FILE_NO.format(name="r.filename")} = s.file_no and hash(r.line) = s.hash
+                          and strlen(r.line) is not distinct from s.length,
+                          r.line, {mismatch}) as text
+                from {_line_reader(links, compressed, longest)} r
                 positional join (select rowid as srow, * from _stage where rowid >= {first} and rowid < {end}) s
                 where {where}
                 """
             )
-        return " union all ".join(parts) if parts else f"select *, null::varchar as text from _stage where {where}"
+        if parts:
+            return " union all ".join(parts)
+        return (
+            f"select s.*, {located}, null::varchar as text from (select rowid as srow, * from _stage) s where {where}"
+        )
+
+    def _threads(self) -> int:
+        return max(1, int(self.con.execute("select current_setting('threads')").fetchall()[0][0]))
 
     def _check_staged_rows(self) -> None:
         """Each file's lines must sit at row ids base..base+count-1, or line numbers would be wrong."""
@@ -343,8 +367,8 @@ class _Load:
             """
             select f.file, f.line_count, coalesce(s.n, 0)
             from _files f left join (
-                select filename, count(*) as n, min(rowid) as first, max(rowid) as last from _stage group by filename
-            ) s on s.filename = f.path
+                select file_no, count(*) as n, min(rowid) as first, max(rowid) as last from _stage group by file_no
+            ) s on s.file_no = f.file_id
             where s.n is distinct from f.line_count or s.first <> f.row_base or s.last <> f.row_base + f.line_count - 1
             """
         ).fetchall()
@@ -366,23 +390,21 @@ class _Load:
         con.execute(
             f"""
             insert into _bad
-            select st.file, st.line, st.file_type, reason, case reason
+            select file, line, file_type, reason, case reason
                 when 'not_json' then 'not valid JSON'
                 when 'not_object' then 'a JSON ' || lower(json_type(text)) || ', not an object'
                 when 'no_resource_type' then 'has no resourceType (or it is not a string)'
                 when 'wrong_type' then 'resourceType ' || (text -> '$.resourceType') || ' in a file of ' || file_type
                 else 'has no id' end, text
             from (
-                select srow, text, case
+                select file, line, file_type, text, case
                     when not json_valid(text) then 'not_json'
                     when json_type(text) <> 'OBJECT' then 'not_object'
                     when coalesce(json_type(text, '$.resourceType'), 'NULL') <> 'VARCHAR' then 'no_resource_type'
-                    when text ->> '$.resourceType' <> rtype_of_file then 'wrong_type'
+                    when text ->> '$.resourceType' <> file_type then 'wrong_type'
                     else 'no_id' end as reason
-                from (
-                    select t.*, t.file_type as rtype_of_file from ({self._with_text("s.id is null and not s.blank")}) t
-                )
-            ) b join _staged st using (srow)
+                from ({self._with_text("s.id is null and not s.blank")})
+            )
             """
         )
 
@@ -405,12 +427,11 @@ class _Load:
         con.execute(
             f"""
             insert into _bad
-            select v.file, v.line, v.file_type, 'duplicate_id',
-                   'duplicate id ' || v.id || ': superseded by ' || w.file || ' line ' || w.line
+            select t.file, t.line, t.file_type, 'duplicate_id',
+                   'duplicate id ' || t.id || ': superseded by ' || w.file || ' line ' || w.line
                    || ' (the last occurrence wins)', t.text
             from ({self._with_text("s.duplicate")}) t
-            join _staged v on v.srow = t.srow
-            join _dups d on d.resource_type = v.file_type and d.id = v.id
+            join _dups d on d.resource_type = t.file_type and d.id = t.id
             join _staged w on w.srow = d.keep
             """
         )
@@ -477,22 +498,23 @@ class _Load:
         """``_diff``: one row per resource that is new, changed, unchanged or gone (no texts involved)."""
         con = self.con
         current = (
-            "select resource_type, id, content_md5 from raw_resource_versions"
+            "select resource_type, id, content_hash, content_length from raw_resource_versions"
             " where source = $source and superseded_by is null and resource_type in (select unnest($scope))"
         )
         staged = (
-            "select rowid as srow, rtype as resource_type, id, md5 from _stage where id is not null and not duplicate"
+            "select rowid as srow, rtype as resource_type, id, hash, length from _stage"
+            " where id is not null and not duplicate"
         )
         change = (
             "case when c.id is null then 'inserted' when v.id is null then 'deleted'"
-            " when v.md5 = c.content_md5 then 'unchanged' else 'updated' end"
+            " when v.hash = c.content_hash and v.length = c.content_length then 'unchanged' else 'updated' end"
         )
         join = "full outer join" if self.mode == "snapshot" else "left join"
         con.execute(
             f"""
             create or replace temp table _diff as
             select coalesce(v.resource_type, c.resource_type) as resource_type, coalesce(v.id, c.id) as id,
-                   v.srow, v.md5 as content_md5, c.content_md5 as previous_md5, {change} as change
+                   v.srow, v.hash as content_hash, c.content_hash as previous_hash, {change} as change
             from ({staged}) v {join} ({current}) c on v.resource_type = c.resource_type and v.id = c.id
             """,
             {"source": self.source, "scope": scope},
@@ -509,7 +531,7 @@ class _Load:
         self.con.execute(
             f"""
             insert into _diff
-            select d.resource_type, d.id, null, null, c.content_md5, 'deleted'
+            select d.resource_type, d.id, null, null, c.content_hash, 'deleted'
             from _deleted d join ({current}) c on c.resource_type = d.resource_type and c.id = d.id
             where not exists (select 1 from _diff v where v.resource_type = d.resource_type and v.id = d.id)
             """,
@@ -531,15 +553,20 @@ class _Load:
             "select (select count(*) from _diff where change in ('inserted', 'updated')),"
             " (select count(*) from _stage where id is not null and not duplicate)"
         ).fetchall()[0]
-        # A first load writes every staged resource: skip the semi-join that picks the changed ones.
+        # A first load writes every staged resource; otherwise the rows to write are flagged in place (a
+        # semi-join against the texts would let DuckDB hash the texts, see _with_text).
         wanted = "s.id is not null and not s.duplicate"
         if written != valid:
-            wanted += " and s.srow in (select srow from _diff where change in ('inserted', 'updated'))"
+            con.execute(
+                "update _stage set store = true"
+                " where rowid in (select srow from _diff where change in ('inserted', 'updated'))"
+            )
+            wanted = "s.store"
         if written:
             con.execute(
                 f"""
                 insert into raw_resource_versions
-                select ?, t.rtype, t.id, t.md5, t.text, {self.export_id}, t.file, t.line, null
+                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
                 from ({self._with_text(wanted)}) t
                 """,
                 [self.source],
@@ -547,7 +574,7 @@ class _Load:
         con.execute(
             f"""
             insert into raw_changes
-            select {self.export_id}, ?, resource_type, id, change, content_md5, previous_md5
+            select {self.export_id}, ?, resource_type, id, change, content_hash, previous_hash
             from _diff where change <> 'unchanged'
             """,
             [self.source],
@@ -637,7 +664,42 @@ class _Load:
         return result
 
 
-def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> str:
+# A file's number, from the name of the link DuckDB read it through (see _Load._stage).
+_FILE_NO = "cast(parse_filename({name}) as integer)"
+# Connection variables holding, by file number, the file's name, type and first row id.
+_FILE_LISTS = {
+    "epic_load_file_names": "file",
+    "epic_load_file_types": "resource_type",
+    "epic_load_row_bases": "row_base",
+}
+
+
+def _link(link: Path, target: Path) -> None:
+    """``link`` names ``target``: a symlink, else a hard link, else (a platform allowing neither) a copy."""
+    try:
+        link.symlink_to(target)
+    except OSError:
+        try:
+            os.link(target, link)
+        except OSError:
+            shutil.copyfile(target, link)
+
+
+def _chunks_for_threads(group: list[tuple[Path, ScannedFile]], threads: int) -> list[list[tuple[Path, ScannedFile]]]:
+    """Consecutive runs of files with about the same number of lines, one per thread."""
+    total = sum(s.line_count for _, s in group)
+    target = max(1, -(-total // threads))
+    chunks: list[list[tuple[Path, ScannedFile]]] = [[]]
+    filled = 0
+    for item in group:
+        if filled >= target * len(chunks) and len(chunks) < threads:
+            chunks.append([])
+        chunks[-1].append(item)
+        filled += item[1].line_count
+    return [chunk for chunk in chunks if chunk]
+
+
+def _line_reader(paths: list[Path], compressed: bool, longest_line: int | None = None) -> str:
     """``read_csv`` set up to return each physical line, untouched, as one VARCHAR ``line``, plus ``filename``."""
     options = [
         "columns={'line': 'VARCHAR'}",
@@ -649,10 +711,10 @@ def _line_reader(group: list[ScannedFile], longest_line: int | None = None) -> s
         "strict_mode=false",
         "new_line='\\n'",
         "filename=true",
-        f"compression='{'gzip' if group[0].gzip_compressed else 'none'}'",
+        f"compression='{'gzip' if compressed else 'none'}'",
     ]
     if longest_line is not None:
         size = longest_line + 1024
         options += [f"max_line_size={size}", f"buffer_size={max(size * 2, 32 * 1024 * 1024)}"]
-    paths = ", ".join(identifiers.quote_sql_literal(str(s.read_path)) for s in group)
-    return f"read_csv([{paths}], {', '.join(options)})"
+    listed = ", ".join(identifiers.quote_sql_literal(str(path)) for path in paths)
+    return f"read_csv([{listed}], {', '.join(options)})"

@@ -9,11 +9,22 @@
 * ``raw_changes`` — per export and resource: inserted, updated or deleted (unchanged is only counted).
 * ``raw_quarantine`` — every line that was not stored as a resource, with why, where, and its bytes.
 * ``raw_export_messages`` — one row per issue of the export's ``error[]`` OperationOutcomes.
+* ``raw_meta`` — facts about the file itself (which hash function produced ``content_hash``).
+
+Change detection compares ``(content_hash, content_length)``: DuckDB's 64-bit ``hash()`` of the text
+plus its byte length. It costs a fraction of MD5 (which alone took longer than DuckDB's whole JSON
+parse); a changed resource goes unnoticed only if both its length and its 64-bit hash are unchanged
+(about 1 in 1.8e19 per change, and Epic is not an adversary trying to forge collisions). DuckDB does
+not promise ``hash()`` stays the same across versions, so the file records a probe value; when the
+running DuckDB hashes differently, :func:`refresh_content_hashes` recomputes the stored keys from the
+stored texts before any comparison (see :mod:`.loader`), so an upgrade never turns into false updates.
 """
 
 from __future__ import annotations
 
 import duckdb
+
+from epic_assets.errors import EpicAssetsError
 
 RAW_PREFIX = "raw_"
 
@@ -64,7 +75,8 @@ create table if not exists raw_resource_versions (
     source varchar not null,
     resource_type varchar not null,
     id varchar not null,
-    content_md5 varchar not null,       -- md5 of the stored text
+    content_hash ubigint not null,      -- DuckDB hash() of the stored text: the change-detection key
+    content_length bigint not null,     -- the text's length in bytes (second half of the key)
     resource varchar not null using compression zstd,
     export_id bigint not null,          -- the export that delivered this content
     file varchar not null,
@@ -77,8 +89,8 @@ create table if not exists raw_changes (
     resource_type varchar not null,
     id varchar not null,
     change varchar not null,            -- 'inserted', 'updated' or 'deleted'
-    content_md5 varchar,
-    previous_md5 varchar
+    content_hash ubigint,               -- raw_resource_versions.content_hash of the new version
+    previous_hash ubigint               -- ... and of the version it replaced or deleted
 );
 create table if not exists raw_quarantine (
     export_id bigint not null,
@@ -102,8 +114,12 @@ create table if not exists raw_export_messages (
     message varchar,                    -- issue.details.text or issue.diagnostics
     raw_text varchar not null           -- the whole OperationOutcome line as sent
 );
+create table if not exists raw_meta (
+    key varchar primary key,
+    value varchar not null
+);
 create or replace view raw_resources as
-    select source, resource_type, id, content_md5, resource, export_id, file, line
+    select source, resource_type, id, content_hash, content_length, resource, export_id, file, line
     from raw_resource_versions where superseded_by is null;
 """
 
@@ -116,8 +132,54 @@ RAW_TABLES = (
     "raw_changes",
     "raw_quarantine",
     "raw_export_messages",
+    "raw_meta",
 )
 
 
+_OLD_LAYOUT = (
+    "select count(*) from information_schema.columns"
+    " where table_name = 'raw_resource_versions' and column_name = 'content_md5'"
+)
+_HASH_PROBE_KEY = "content_hash_probe"
+_HASH_PROBE = "select hash('epic-assets content hash probe')::varchar"
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    if con.execute(_OLD_LAYOUT).fetchall()[0][0]:
+        raise EpicAssetsError(
+            "this warehouse file was created by an older epic-assets that keyed changes by MD5;"
+            " load the exports into a new file (the raw layer is rebuilt from the downloaded exports)"
+        )
     con.execute(_DDL)
+
+
+def refresh_content_hashes(con: duckdb.DuckDBPyConnection) -> bool:
+    """Recompute ``content_hash`` everywhere when this DuckDB's ``hash()`` differs from the one that wrote them.
+
+    Runs inside the load's transaction, before the comparison. Returns whether anything was recomputed.
+    """
+    probe = con.execute(_HASH_PROBE).fetchall()[0][0]
+    stored = con.execute("select value from raw_meta where key = ?", [_HASH_PROBE_KEY]).fetchall()
+    if stored and stored[0][0] == probe:
+        return False
+    if stored:
+        con.execute("update raw_resource_versions set content_hash = hash(resource)")
+        # raw_changes carries copies of the keys: the version an export wrote, and the one it superseded.
+        con.execute(
+            """
+            update raw_changes c set content_hash = v.content_hash
+            from raw_resource_versions v
+            where v.source = c.source and v.resource_type = c.resource_type and v.id = c.id
+              and v.export_id = c.export_id and c.content_hash is not null
+            """
+        )
+        con.execute(
+            """
+            update raw_changes c set previous_hash = v.content_hash
+            from raw_resource_versions v
+            where v.source = c.source and v.resource_type = c.resource_type and v.id = c.id
+              and v.superseded_by = c.export_id and c.previous_hash is not null
+            """
+        )
+    con.execute("insert or replace into raw_meta values (?, ?)", [_HASH_PROBE_KEY, probe])
+    return bool(stored)

@@ -90,7 +90,7 @@ class Warehouse:
             if export_id is None:
                 raise EpicAssetsError(f"no export loaded{f' for source {source!r}' if source else ''} in {self.path}")
         return self.query(
-            "select source, resource_type, id, change, content_md5, previous_md5 from raw_changes"
+            "select source, resource_type, id, change, content_hash, previous_hash from raw_changes"
             " where export_id = ? order by resource_type, id",
             [int(export_id)],
         )
@@ -116,5 +116,9 @@ def open_warehouse(path: Path | str, *, read_only: bool = False, memory_limit: s
     path = Path(path)
     con = connect(path, read_only=read_only, memory_limit=memory_limit)
     if not read_only:
-        ensure_schema(con)
+        try:
+            ensure_schema(con)
+        except BaseException:
+            con.close()  # release the file: the caller gets an error, not an open handle
+            raise
     return Warehouse(path, con, read_only)

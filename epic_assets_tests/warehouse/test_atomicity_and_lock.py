@@ -73,7 +73,7 @@ def _python(code: str, *args: str) -> subprocess.Popen[str]:
 
 def _state(db: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     with open_warehouse(db, read_only=True) as wh:
-        resources = wh.con.execute("select id, content_md5 from raw_resources order by id").fetchall()
+        resources = wh.con.execute("select id, content_hash, content_length from raw_resources order by id").fetchall()
         exports = wh.con.execute("select export_id, source, resources from raw_exports order by 1").fetchall()
     return resources, exports
 
