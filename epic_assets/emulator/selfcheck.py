@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -104,6 +105,18 @@ def _binary_urls(resource: dict[str, Any]) -> Iterator[str]:
             yield url
 
 
+def require_same_origin(url: str, base_url: str, what: str) -> str:
+    """The session carries the bearer token, so it may only ever talk to the FHIR server's own origin."""
+    if _origin(url) != _origin(base_url):
+        raise SelfcheckError(f"{what} {url} is not on the FHIR server's origin; the token is not sent elsewhere")
+    return url
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
 def _expect(response: requests.Response, status: int, step: str) -> requests.Response:
     if response.status_code != status:
         raise SelfcheckError(f"{step}: expected HTTP {status}, got {response.status_code} from {response.url}")
@@ -147,6 +160,7 @@ def _walk(
         timeout=_TIMEOUT,
     )
     status_url = _expect(kickoff, 202, "kick-off").headers["Content-Location"]
+    require_same_origin(status_url, base_url, "status URL")
     report.record("kick-off", True, status_url)
 
     deadline = time.monotonic() + _EXPORT_DEADLINE_SECONDS
@@ -168,6 +182,7 @@ def _walk(
     download_dir.mkdir(parents=True, exist_ok=True)
     for entry in manifest["output"]:
         # Files are named by the last segment of their URL beside manifest.json: the warehouse's convention.
+        require_same_origin(entry["url"], base_url, "manifest output url")
         name = identifiers.fhir_id(entry["url"].rsplit("/", 1)[-1], where=f"manifest output url {entry['url']}")
         path = download_dir / name
         with session.get(entry["url"], stream=True, timeout=_TIMEOUT) as download:
