@@ -5,7 +5,9 @@ from __future__ import annotations
 import email.utils
 import time
 
-from epic_assets.emulator.selfcheck import retry_after_seconds
+import pytest
+
+from epic_assets.emulator.selfcheck import SelfcheckError, require_same_origin, retry_after_seconds
 
 
 def test_delta_seconds() -> None:
@@ -24,10 +26,6 @@ def test_past_dates_mean_no_wait_and_garbage_or_absence_means_the_default() -> N
 
 
 def test_the_bearer_session_only_follows_urls_on_the_fhir_servers_origin() -> None:
-    import pytest
-
-    from epic_assets.emulator.selfcheck import SelfcheckError, require_same_origin
-
     base = "http://127.0.0.1:8080/api/FHIR/R4"
     same = "http://127.0.0.1:8080/api/FHIR/BulkRequest/ABC/file1"
     assert require_same_origin(same, base, "file") == same
