@@ -20,21 +20,11 @@ from epic_assets_tests.views.test_library_support import (
     is_vital_sign,
     reference_id,
 )
+from epic_assets_tests.views.test_library_synthea import CHILD_RESOURCE, RESOURCE_TABLES
 
 LOINC = "http://loinc.org"
 FAHRENHEIT_URL = "http://open.epic.com/FHIR/STU3/StructureDefinition/temperature-in-fahrenheit"
-TABLE_RESOURCE = {
-    "patient": "Patient", "encounter": "Encounter", "observation": "Observation", "condition": "Condition",
-    "immunization": "Immunization", "medication_request": "MedicationRequest",
-    "diagnostic_report": "DiagnosticReport", "allergy_intolerance": "AllergyIntolerance",
-    "procedure": "Procedure", "document_reference": "DocumentReference",
-}  # fmt: skip
-CHILD_RESOURCE = {
-    "patient_identifier": "Patient", "patient_name": "Patient", "patient_address": "Patient",
-    "patient_telecom": "Patient", "observation_component": "Observation", "observation_category": "Observation",
-    "diagnostic_report_result": "DiagnosticReport", "allergy_intolerance_reaction": "AllergyIntolerance",
-    "document_reference_content": "DocumentReference",
-}  # fmt: skip
+
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +35,10 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> ViewRunner:
     return ViewRunner(directory)
 
 
-@pytest.mark.parametrize("table", sorted(TABLE_RESOURCE))
+@pytest.mark.parametrize("table", sorted(RESOURCE_TABLES))
 def test_one_row_per_generated_resource(generated: ViewRunner, table: str) -> None:
-    resources = generated.resources(TABLE_RESOURCE[table])
-    assert resources, f"the generator produced no {TABLE_RESOURCE[table]}"
+    resources = generated.resources(RESOURCE_TABLES[table])
+    assert resources, f"the generator produced no {RESOURCE_TABLES[table]}"
     assert set(by_id(generated.rows(table))) == {resource["id"] for resource in resources}
 
 
@@ -65,7 +55,7 @@ def test_child_tables_have_one_row_per_list_element(generated: ViewRunner, table
 def test_every_fact_joins_to_its_patient_and_encounter(generated: ViewRunner) -> None:
     patients = by_id(generated.rows("patient"))
     encounters = by_id(generated.rows("encounter"))
-    for table in [*TABLE_RESOURCE, *CHILD_RESOURCE, "vital_signs", "lab_results"]:
+    for table in [*RESOURCE_TABLES, *CHILD_RESOURCE, "vital_signs", "lab_results"]:
         if table in ("patient", "patient_identifier", "patient_name", "patient_address", "patient_telecom"):
             continue
         rows = generated.rows(table)

@@ -27,6 +27,10 @@ def epic_assets(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     )
 
 
+def load_with_user_views(export: Path, db: Path, views: Path) -> subprocess.CompletedProcess[str]:
+    return epic_assets("load", str(export), "--source", "p9", "--db", str(db), env={"EPIC_VIEWS_DIR": str(views)})
+
+
 def ndjson_lines(directory: Path) -> dict[tuple[str, str], str]:
     """(type, id) -> original line, read straight from the files (last occurrence wins)."""
     found = {}
@@ -181,15 +185,7 @@ def test_user_views_from_epic_views_dir_become_tables_too(synthea_dir: Path, tmp
         )
     )
     db = tmp_path / "epic.duckdb"
-    done = epic_assets(
-        "load",
-        str(synthea_dir / "pathling-r4-9pt"),
-        "--source",
-        "p9",
-        "--db",
-        str(db),
-        env={"EPIC_VIEWS_DIR": str(views)},
-    )
+    done = load_with_user_views(synthea_dir / "pathling-r4-9pt", db, views)
     assert done.returncode == 0, done.stderr
     assert "table patient_gender: 9 rows" in done.stdout
     counted = epic_assets(
@@ -212,15 +208,7 @@ def test_a_broken_user_view_fails_the_command_but_keeps_the_load_and_the_other_t
     }
     (views / "broken_view.json").write_text(json.dumps(broken))
     db = tmp_path / "epic.duckdb"
-    done = epic_assets(
-        "load",
-        str(synthea_dir / "pathling-r4-9pt"),
-        "--source",
-        "p9",
-        "--db",
-        str(db),
-        env={"EPIC_VIEWS_DIR": str(views)},
-    )
+    done = load_with_user_views(synthea_dir / "pathling-r4-9pt", db, views)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "the export is loaded, but the derived tables were not all rebuilt" in done.stderr
     assert "broken_view" in done.stderr
