@@ -42,6 +42,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME[=VALUE]",
         help=f"inject a fault (repeatable): {', '.join(FAULT_NAMES)}",
     )
+    parser.add_argument(
+        "--grant",
+        action="append",
+        default=None,
+        metavar="TYPE",
+        help=(
+            "grant the client this resource type's API (repeatable; default: all types). A kick-off naming "
+            "an ungranted type gets Epic's body-less 403; Binary reads need DocumentReference"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -58,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         token_lifetime_seconds=args.token_lifetime,
         faults=parse_faults(args.fault),
         spool_dir=args.spool_dir,
+        granted_types=None if args.grant is None else frozenset(args.grant),
     )
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print(f"warning: serving on {args.host}, not loopback; the emulator has no TLS", file=sys.stderr)

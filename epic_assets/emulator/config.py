@@ -29,6 +29,9 @@ class EmulatorConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     clock: Clock = field(default_factory=SystemClock)
     spool_dir: Path | None = None  # default: a temporary directory removed at stop
+    # The FHIR APIs (resource types) granted to the client; None grants every supported type. A kick-off
+    # naming another type gets Epic's body-less 403; Binary reads need DocumentReference.
+    granted_types: frozenset[str] | None = None
 
     @property
     def effective_cooldown_hours(self) -> float:

@@ -16,6 +16,7 @@ class KickoffParameters:
     type_filters: dict[str, list[str]]  # type -> search query strings ("category=laboratory")
     unsupported_types: tuple[str, ...] = ()  # as the client spelled them (59136)
     ignored_parameters: tuple[str, ...] = ()  # unknown names (59100)
+    explicit_types: bool = True  # False when no _type was sent and ``types`` means "every type"
 
 
 @dataclass(frozen=True)
@@ -77,4 +78,5 @@ def parse_kickoff_query(raw_query: str, supported_types: Sequence[str]) -> Kicko
         type_filters=type_filters,
         unsupported_types=unsupported,
         ignored_parameters=tuple(dict.fromkeys(ignored)),
+        explicit_types=bool(requested),
     )

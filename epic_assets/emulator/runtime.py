@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
+from epic_assets.emulator import synthetic
 from epic_assets.emulator.auth import RegisteredKeys
 from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.exports import ExportManager, ExportSettings
@@ -78,6 +79,13 @@ def run_emulator(config: EmulatorConfig) -> RunningEmulator:
         raise EpicAssetsError("the emulator needs at least one patient")
     if config.max_per_file < 1:
         raise EpicAssetsError("max_per_file must be at least 1")
+    if config.granted_types is not None:
+        unknown = sorted(set(config.granted_types) - set(synthetic.SUPPORTED_TYPES))
+        if unknown:
+            raise EpicAssetsError(
+                f"cannot grant {', '.join(unknown)}: not a served resource type "
+                f"(known: {', '.join(synthetic.SUPPORTED_TYPES)})"
+            )
     keys = RegisteredKeys.from_source(config.jwks)
     owned_spool = None
     spool_dir = config.spool_dir

@@ -20,7 +20,8 @@ import json
 import logging
 import re
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -49,6 +50,11 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 _INVALID_CLIENT = b'{"error":"invalid_client","error_description":null}'
 _WWW_AUTHENTICATE = 'Bearer error="invalid_token", error_description="The access token provided is not valid"'
+_INSUFFICIENT_SCOPE = (
+    'Bearer error="insufficient_scope", '
+    'error_description="The access token provided is valid, but is not authorized for this service"'
+)
+_BINARY_GRANT = "DocumentReference"  # Binary serves document content, so it comes with DocumentReference
 _REQUEST_ID = r"[0-9A-F]{32}"
 _FILE_ID = r"[A-Za-z0-9]{1,64}"
 _STREAM_CHUNK = 256 * 1024
@@ -150,6 +156,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.send(401, b"", "application/json; charset=utf-8", {"WWW-Authenticate": _WWW_AUTHENTICATE})
         return client
 
+    def refuse_ungranted(self, types: Iterable[str]) -> bool:
+        """Answer Epic's client-level 403 (no body) when any of ``types`` is not granted; True if refused."""
+        granted = self.app.config.granted_types
+        if granted is None or all(name in granted for name in types):
+            return False
+        self.send(403, b"", None, {"WWW-Authenticate": _INSUFFICIENT_SCOPE})
+        return True
+
     def drain_body(self) -> bytes:
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -232,9 +246,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if lifetime is None:
             lifetime = config.token_lifetime_seconds
         issued = self.app.tokens.issue(client_id, lifetime)
-        scope = form.get("scope") or " ".join(
-            f"system/{name}.read" for name in ("Group", "Binary", *synthetic.SUPPORTED_TYPES)
-        )
+        scope = form.get("scope") or " ".join(f"system/{name}.read" for name in self.granted_scope_types())
         self.send_json(
             200,
             {
@@ -246,6 +258,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             "application/json;charset=UTF-8",
             {"Cache-Control": "no-store", "Pragma": "no-cache"},
         )
+
+    def granted_scope_types(self) -> list[str]:
+        granted = self.app.config.granted_types
+        types = [name for name in synthetic.SUPPORTED_TYPES if granted is None or name in granted]
+        return ["Group", *(["Binary"] if _BINARY_GRANT in types else []), *types]
 
     # -- FHIR -------------------------------------------------------------------------------------------
     def smart_configuration(self, _query: str) -> None:
@@ -279,6 +296,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if isinstance(params, KickoffRejection):
             self.send_outcome(400, epic_issue("fatal", "59159", params.diagnostics))
             return
+        granted = app.config.granted_types
+        if not params.explicit_types and granted is not None:
+            # Without _type Epic exports every type the client is authorised for, and only those.
+            params = replace(params, types=tuple(name for name in params.types if name in granted))
+        if self.refuse_ungranted(params.types):
+            return
         try:  # a filter the data source cannot apply is refused now, not discovered hours later
             synthetic.check_type_filters(params.types, params.type_filters or None)
         except ValueError as error:
@@ -292,7 +315,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.send(202, b"", None, {"Content-Location": app.status_url(job.request_id), **self.retry_after_headers()})
 
     def binary(self, _query: str, binary_id: str) -> None:
-        if self.authorized_client() is None:
+        if self.authorized_client() is None or self.refuse_ungranted([_BINARY_GRANT]):
             return
         rendered = synthetic.render_binary(binary_id, self.app.config.seed)
         if rendered is None:

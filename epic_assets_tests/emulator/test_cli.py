@@ -93,6 +93,17 @@ def test_emulator_command_rejects_unknown_faults_in_one_line(rsa_keys: KeyFiles)
     assert "unknown fault 'meteor-strike'" in result.stderr
 
 
+def test_emulator_command_rejects_granting_an_unknown_type_in_one_line(rsa_keys: KeyFiles) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "epic_assets", "emulator", "--jwks", str(rsa_keys.jwks), "--client-id", "c",
+         "--grant", "Patient", "--grant", "Obsrvation"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot grant Obsrvation" in result.stderr
+
+
 def test_emulator_command_rejects_a_missing_jwks_file(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "epic_assets", "emulator", "--jwks", str(tmp_path / "nope.json"), "--client-id", "c"],
