@@ -32,6 +32,7 @@ class FaultPlan:
     requires_token_bool: bool = False  # manifest says requiresAccessToken: true (JSON bool)
     token_400: int = 0  # first N token requests get a bare 400 (reported by clients, succeeds on retry)
     retry_after_date: int | None = None  # like retry_after, but sent in the HTTP-date form
+    unmapped_client: bool = False  # valid assertions get 400 unauthorized_client (no background user)
 
 
 def _count(value: str | None) -> int:
@@ -72,6 +73,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str | None], Any], str]] = {
     "requires-token-bool": ("requires_token_bool", _flag, ""),
     "token-400": ("token_400", _count, "=N"),
     "retry-after-date": ("retry_after_date", lambda v: int(_seconds(v)), "=SECONDS"),
+    "unmapped-client": ("unmapped_client", _flag, ""),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULTS)
 assert {field for field, _, _ in _FAULTS.values()} == {f.name for f in fields(FaultPlan)}

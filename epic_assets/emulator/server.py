@@ -49,6 +49,7 @@ TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a URL path, not a secret
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 _INVALID_CLIENT = b'{"error":"invalid_client","error_description":null}'
+_UNAUTHORIZED_CLIENT = b'{"error":"unauthorized_client","error_description":null}'
 _WWW_AUTHENTICATE = 'Bearer error="invalid_token", error_description="The access token provided is not valid"'
 _INSUFFICIENT_SCOPE = (
     'Bearer error="insufficient_scope", '
@@ -241,6 +242,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             self.send(400, _INVALID_CLIENT, "application/json")
             return
         config = self.app.config
+        if config.faults.unmapped_client:  # Epic checks the background-user mapping after the assertion
+            self.send(400, _UNAUTHORIZED_CLIENT, "application/json")
+            return
         # token-expiry makes tokens die early while still advertising the normal expires_in.
         lifetime = config.faults.token_expiry
         if lifetime is None:

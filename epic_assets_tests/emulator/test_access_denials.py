@@ -75,3 +75,22 @@ def test_binary_reads_need_document_reference(start_emulator: EmulatorFactory) -
 def test_granting_an_unknown_type_fails_at_start(start_emulator: EmulatorFactory) -> None:
     with pytest.raises(EpicAssetsError, match="cannot grant Obsrvation"):
         start_emulator(granted_types=frozenset({"Patient", "Obsrvation"}))
+
+
+def test_unmapped_client_fault_refuses_valid_assertions_with_unauthorized_client(
+    start_emulator: EmulatorFactory,
+) -> None:
+    client = start_emulator("unmapped-client")
+    response = client.request_token()
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json() == {"error": "unauthorized_client", "error_description": None}
+
+
+def test_unmapped_client_fault_still_rejects_bad_assertions_as_invalid_client(
+    start_emulator: EmulatorFactory,
+) -> None:
+    client = start_emulator("unmapped-client")
+    response = client.request_token(client.assertion(token_url="https://elsewhere.example/oauth2/token"))
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_client", "error_description": None}
