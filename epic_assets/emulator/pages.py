@@ -6,7 +6,6 @@ Epic sits behind IIS, and anything outside its FHIR routes (including ``[base]/$
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 # The page is reproduced line for line; IIS ends lines with CRLF, and two CSS rules end in a space.
@@ -89,6 +88,3 @@ def plain_issue(severity: str, fhir_code: str, text: str) -> dict[str, Any]:
 def operation_outcome(*issues: dict[str, Any]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": list(issues)}
 
-
-def outcome_bytes(*issues: dict[str, Any]) -> bytes:
-    return json.dumps(operation_outcome(*issues)).encode("utf-8")

@@ -10,6 +10,9 @@ Routes (everything else is IIS's HTML 404, as on Epic):
     GET    /api/FHIR/BulkRequest/{request id}             (status)
     DELETE /api/FHIR/BulkRequest/{request id}
     GET    /api/FHIR/BulkRequest/{request id}/{file id}
+
+FHIR resources on ``/api/FHIR/R4`` routes (metadata, OperationOutcomes) are FHIR XML unless the Accept
+header names a JSON media type, as on Epic; bulk status and file routes always answer JSON/NDJSON.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from epic_assets.emulator.capability import capability_statement, smart_configur
 from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.exports import ExportFile, ExportManager, TooRecentError, manifest
 from epic_assets.emulator.faults import RequestCounters
+from epic_assets.emulator.fhir_xml import FHIR_XML, accepts_fhir_json, resource_to_xml
 from epic_assets.emulator.kickoff import KickoffRejection, parse_kickoff_query
 from epic_assets.emulator.pages import (
     IIS_404_CONTENT_TYPE,
     IIS_404_HTML,
     epic_issue,
-    outcome_bytes,
+    operation_outcome,
     plain_issue,
 )
 
@@ -131,8 +135,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     ) -> None:
         self.send(status, json.dumps(document).encode("utf-8"), content_type, headers)
 
+    def send_fhir(self, status: int, resource: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
+        """A FHIR resource: XML on FHIR routes unless the Accept header asks for JSON (EPIC.md section 1).
+        The bulk status and file routes always speak JSON, as the Bulk Data spec requires."""
+        on_fhir_route = self.path.startswith(FHIR_PREFIX + "/")
+        if on_fhir_route and not accepts_fhir_json(self.headers.get("Accept")):
+            self.send(status, resource_to_xml(resource), FHIR_XML, headers)
+        else:
+            self.send_json(status, resource, FHIR_JSON, headers)
+
     def send_outcome(self, status: int, *issues: dict[str, Any], headers: Mapping[str, str] | None = None) -> None:
-        self.send(status, outcome_bytes(*issues), FHIR_JSON, headers)
+        self.send_fhir(status, operation_outcome(*issues), headers)
 
     def send_iis_404(self) -> None:
         self.send(404, IIS_404_HTML, IIS_404_CONTENT_TYPE)
@@ -276,7 +289,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         document = capability_statement(
             self.app.fhir_base, self.app.oauth_base, synthetic.SUPPORTED_TYPES, self.app.config.clock.now()
         )
-        self.send_json(200, document)
+        self.send_fhir(200, document)
 
     def kickoff(self, raw_query: str, group_id: str) -> None:
         app = self.app

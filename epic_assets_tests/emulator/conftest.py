@@ -78,6 +78,10 @@ class EpicTestClient:
     clock: ManualClock | None = None
     session: requests.Session = field(default_factory=requests.Session)
 
+    def __post_init__(self) -> None:
+        # As every Epic client must: without it Epic (and the emulator) answers FHIR routes in XML.
+        self.session.headers["Accept"] = "application/fhir+json"
+
     def now(self) -> float:
         return self.clock.now() if self.clock else time.time()
 

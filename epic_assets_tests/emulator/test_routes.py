@@ -27,7 +27,7 @@ def test_smart_configuration_is_public_and_points_at_the_token_endpoint(start_em
 def test_metadata_is_a_capability_statement_shaped_like_epics(start_emulator: EmulatorFactory, epic_samples) -> None:
     sample = json.loads((epic_samples / "CapabilityStatement.sandbox-R4.excerpt.json").read_text())
     client = start_emulator()
-    response = requests.get(f"{client.emulator.base_url}/metadata", timeout=10)
+    response = client.session.get(f"{client.emulator.base_url}/metadata", timeout=10)
     assert response.status_code == 200
     statement = response.json()
     assert statement["resourceType"] == sample["resourceType"]
