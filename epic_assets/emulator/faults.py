@@ -33,6 +33,7 @@ class FaultPlan:
     token_400: int = 0  # first N token requests get a bare 400 (reported by clients, succeeds on retry)
     retry_after_date: int | None = None  # like retry_after, but sent in the HTTP-date form
     unmapped_client: bool = False  # valid assertions get 400 unauthorized_client (no background user)
+    patient_only_fails: bool = False  # a Group kick-off with _type=Patient alone gets a 400 (reported on Epic)
 
 
 def _count(value: str | None) -> int:
@@ -74,6 +75,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str | None], Any], str]] = {
     "token-400": ("token_400", _count, "=N"),
     "retry-after-date": ("retry_after_date", lambda v: int(_seconds(v)), "=SECONDS"),
     "unmapped-client": ("unmapped_client", _flag, ""),
+    "patient-only-fails": ("patient_only_fails", _flag, ""),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULTS)
 assert {field for field, _, _ in _FAULTS.values()} == {f.name for f in fields(FaultPlan)}

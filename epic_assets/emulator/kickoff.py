@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 # Parameters Epic acts on; everything else is ignored and reported with issue 59100.
 _NDJSON_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson"}
+# Observation categories whose _typeFilter makes Epic error instead of filtering (EPIC.md section 3).
+FAILING_OBSERVATION_CATEGORIES = frozenset({"procedure", "therapy", "activity"})
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,22 @@ def parse_kickoff_query(raw_query: str, supported_types: Sequence[str]) -> Kicko
         ignored_parameters=tuple(dict.fromkeys(ignored)),
         explicit_types=bool(requested),
     )
+
+
+def epic_failure(params: KickoffParameters, patient_only_fails: bool) -> str | None:
+    """Why Epic would fail this well-formed kick-off (EPIC.md section 3), or ``None``.
+
+    Epic's code and wording for these failures are not on record, so the caller answers a text-only issue.
+    ``patient_only_fails`` reproduces the reported failure of ``_type=Patient`` alone on a Group export.
+    """
+    if patient_only_fails and params.explicit_types and params.types == ("Patient",):
+        return "A Group export of Patient alone is not supported; request Patient with other types."
+    for query in params.type_filters.get("Observation", []):
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name != "category":
+                continue
+            for token in value.split(","):
+                code = token.rpartition("|")[2].strip().lower()
+                if code in FAILING_OBSERVATION_CATEGORIES:
+                    return f"Observation category {code} cannot be used in _typeFilter."
+    return None

@@ -36,7 +36,7 @@ from epic_assets.emulator.config import EmulatorConfig
 from epic_assets.emulator.exports import ExportFile, ExportManager, TooRecentError, manifest
 from epic_assets.emulator.faults import RequestCounters
 from epic_assets.emulator.fhir_xml import FHIR_XML, accepts_fhir_json, resource_to_xml
-from epic_assets.emulator.kickoff import KickoffRejection, parse_kickoff_query
+from epic_assets.emulator.kickoff import KickoffRejection, epic_failure, parse_kickoff_query
 from epic_assets.emulator.pages import (
     IIS_404_CONTENT_TYPE,
     IIS_404_HTML,
@@ -318,6 +318,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             # Without _type Epic exports every type the client is authorised for, and only those.
             params = replace(params, types=tuple(name for name in params.types if name in granted))
         if self.refuse_ungranted(params.types):
+            return
+        failure = epic_failure(params, app.config.faults.patient_only_fails)
+        if failure is not None:
+            self.send_outcome(400, plain_issue("fatal", "processing", failure))
             return
         try:  # a filter the data source cannot apply is refused now, not discovered hours later
             synthetic.check_type_filters(params.types, params.type_filters or None)

@@ -143,7 +143,7 @@ def test_fault_names_are_the_documented_set() -> None:
     assert set(FAULT_NAMES) == {
         "kickoff-503", "status-429", "status-500", "retry-after", "slow-export", "token-expiry",
         "file-500", "file-drop", "error-file", "expired-files", "cooldown", "requires-token-bool", "token-400",
-        "retry-after-date", "unmapped-client",
+        "retry-after-date", "unmapped-client", "patient-only-fails",
     }  # fmt: skip
 
 
