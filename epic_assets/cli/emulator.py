@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from epic_assets.emulator import FAULT_NAMES, EmulatorConfig, parse_faults, run_emulator
+from epic_assets.emulator import FAULT_USAGE, EmulatorConfig, parse_faults, run_emulator
 from epic_assets.settings import EPIC_SANDBOX_GROUP_ID
 
 
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME[=VALUE]",
-        help=f"inject a fault (repeatable): {', '.join(FAULT_NAMES)}",
+        help=f"inject a fault (repeatable): {', '.join(FAULT_USAGE)}",
     )
     parser.add_argument(
         "--grant",

@@ -6,11 +6,12 @@ command line. The synthetic, Epic-shaped data it serves comes from :mod:`epic_as
 
 from epic_assets.emulator.clock import Clock, ManualClock, SystemClock
 from epic_assets.emulator.config import EmulatorConfig
-from epic_assets.emulator.faults import FAULT_NAMES, FaultPlan, parse_faults
+from epic_assets.emulator.faults import FAULT_NAMES, FAULT_USAGE, FaultPlan, parse_faults
 from epic_assets.emulator.runtime import RunningEmulator, run_emulator
 
 __all__ = [
     "FAULT_NAMES",
+    "FAULT_USAGE",
     "Clock",
     "EmulatorConfig",
     "FaultPlan",

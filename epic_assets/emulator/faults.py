@@ -78,6 +78,7 @@ _FAULTS: dict[str, tuple[str, Callable[[str | None], Any], str]] = {
     "patient-only-fails": ("patient_only_fails", _flag, ""),
 }
 FAULT_NAMES: tuple[str, ...] = tuple(_FAULTS)
+FAULT_USAGE: tuple[str, ...] = tuple(f"{name}{shape}" for name, (_, _, shape) in _FAULTS.items())
 assert {field for field, _, _ in _FAULTS.values()} == {f.name for f in fields(FaultPlan)}
 
 

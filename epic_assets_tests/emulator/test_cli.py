@@ -93,6 +93,16 @@ def test_emulator_command_rejects_unknown_faults_in_one_line(rsa_keys: KeyFiles)
     assert "unknown fault 'meteor-strike'" in result.stderr
 
 
+def test_emulator_help_documents_grants_and_every_fault_with_its_value() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "epic_assets", "emulator", "--help"],
+        capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+    assert "--grant TYPE" in result.stdout
+    for usage in ("kickoff-503=N", "retry-after=SECONDS", "unmapped-client", "patient-only-fails"):
+        assert usage in result.stdout
+
+
 def test_emulator_command_rejects_granting_an_unknown_type_in_one_line(rsa_keys: KeyFiles) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "epic_assets", "emulator", "--jwks", str(rsa_keys.jwks), "--client-id", "c",
