@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,7 +61,6 @@ class Settings:
     duckdb_path: Path
     views_dir: Path | None = None
     mrn_system: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def uses_emulator(self) -> bool:
@@ -153,7 +152,8 @@ def load_settings(
     except identifiers.InvalidIdentifierError as error:
         raise SettingsError(str(error)) from None
 
-    types = _types("EPIC_TYPES", get("EPIC_TYPES") or "") if get("EPIC_TYPES") else DEFAULT_TYPES
+    types_text = get("EPIC_TYPES")
+    types = _types("EPIC_TYPES", types_text) if types_text else DEFAULT_TYPES
     filters_text = get("EPIC_TYPE_FILTERS")
     type_filters = _type_filters("EPIC_TYPE_FILTERS", filters_text, types) if filters_text else ()
 

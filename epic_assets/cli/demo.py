@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"\nexport saved in {export_dir}")
     with open_warehouse(settings.duckdb_path) as warehouse:
-        load_and_report(warehouse, export_dir, source=None, incremental=False, tables=True)
+        load_and_report(warehouse, export_dir, settings, source=None, incremental=False, tables=True)
     print(f"\nwarehouse: {settings.duckdb_path}")
     print('try: epic-assets sql "select vital_sign, count(*), avg(value) from vital_signs group by all"')
     return 0

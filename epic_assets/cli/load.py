@@ -7,7 +7,7 @@ from pathlib import Path
 
 from epic_assets.cli.common import add_db_argument, format_rows, open_from_args
 from epic_assets.errors import EpicAssetsError
-from epic_assets.settings import load_settings
+from epic_assets.settings import Settings, load_settings
 from epic_assets.warehouse import LoadResult, Warehouse
 
 _COLUMNS = ("loaded", "inserted", "updated", "unchanged", "deleted", "quarantined", "duplicates")
@@ -36,20 +36,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     with open_from_args(args, read_only=False) as warehouse:
         load_and_report(
-            warehouse, args.directory, source=args.source, incremental=args.incremental, tables=not args.no_tables
+            warehouse,
+            args.directory,
+            load_settings(),
+            source=args.source,
+            incremental=args.incremental,
+            tables=not args.no_tables,
         )
     return 0
 
 
 def load_and_report(
-    warehouse: Warehouse, directory: Path, *, source: str | None, incremental: bool, tables: bool
+    warehouse: Warehouse, directory: Path, settings: Settings, *, source: str | None, incremental: bool, tables: bool
 ) -> LoadResult:
     """Load one export, print its summary, then (optionally) rebuild and list the derived tables."""
     result = warehouse.load(directory, source=source, incremental=incremental)
     print(summary(result), end="")
     if tables:
         try:
-            settings = load_settings()
             built_tables = warehouse.build_tables(views_dir=settings.views_dir, constants=settings.view_constants)
         except EpicAssetsError as error:
             message = f"the export is loaded, but the derived tables were not all rebuilt: {error}"
