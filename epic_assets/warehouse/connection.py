@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -34,6 +36,19 @@ def connect(path: Path, *, read_only: bool = False, memory_limit: str | None = N
     # DuckDB's progress bar would scribble over the command's own output.
     con.execute("set enable_progress_bar = false").fetchall()
     return con
+
+
+@contextmanager
+def session_settings(con: duckdb.DuckDBPyConnection, **values: str) -> Iterator[None]:
+    """DuckDB settings (name = SQL value) for the statements inside the block, reset afterwards."""
+    for name, value in values.items():
+        con.execute(f"set {name} = {value}")
+    try:
+        yield
+    finally:
+        for name in values:
+            with suppress(duckdb.Error):  # a connection a fatal error invalidated has nothing to reset
+                con.execute(f"reset {name}")
 
 
 def _lock_error(path: Path, message: str) -> WarehouseLockedError | None:

@@ -5,8 +5,9 @@ VARCHAR column and no delimiter, quote or escape), hashes each line and extracts
 ``id`` with one JSON parse per line, in parallel, into a small staging table without the texts. Line
 numbers come from the staging table's row ids (inserts keep file order) and are cross-checked against
 the byte pass of :mod:`.scan`. The comparison with the current state is one join on (type, id)
-comparing MD5s; then the files are read once more, paired with the staging rows by position, and only
-new and changed texts are written (and the texts of quarantined lines).
+comparing hashes and lengths; then the files are read once more, in parallel, and only new and changed
+texts are written, each matched to its staged row by file, hash and length (the few lines of ids that
+occur twice are paired by position instead).
 
 Semantics:
 
@@ -37,6 +38,7 @@ import duckdb
 
 from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
+from epic_assets.warehouse.connection import session_settings
 from epic_assets.warehouse.export_dir import ExportDirectory, ExportFile, read_export_directory
 from epic_assets.warehouse.scan import BadLine, ScannedFile, longest_line, scan_file
 from epic_assets.warehouse.schema import ensure_schema, refresh_content_hashes
@@ -553,8 +555,7 @@ class _Load:
             "select (select count(*) from _diff where change in ('inserted', 'updated')),"
             " (select count(*) from _stage where id is not null and not duplicate)"
         ).fetchall()[0]
-        # A first load writes every staged resource; otherwise the rows to write are flagged in place (a
-        # semi-join against the texts would let DuckDB hash the texts, see _with_text).
+        # A first load writes every staged resource; otherwise the rows to write are flagged in place.
         wanted = "s.id is not null and not s.duplicate"
         if written != valid:
             con.execute(
@@ -563,22 +564,73 @@ class _Load:
             )
             wanted = "s.store"
         if written:
+            self._store_texts(wanted)
+        with session_settings(con, preserve_insertion_order="false"):
             con.execute(
                 f"""
-                insert into raw_resource_versions
-                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
-                from ({self._with_text(wanted)}) t
+                insert into raw_changes
+                select {self.export_id}, ?, resource_type, id, change, content_hash, previous_hash
+                from _diff where change <> 'unchanged'
                 """,
                 [self.source],
             )
-        con.execute(
-            f"""
-            insert into raw_changes
-            select {self.export_id}, ?, resource_type, id, change, content_hash, previous_hash
-            from _diff where change <> 'unchanged'
-            """,
-            [self.source],
-        )
+
+    def _store_texts(self, wanted: str) -> None:
+        """Write the texts of the staged lines matching ``wanted`` into ``raw_resource_versions``.
+
+        The files are read again by parallel scans, and each line finds its staged row by file number,
+        hash and length. That key is unique within a file once the ids occurring more than once in the
+        export are set aside (identical lines are duplicates of one id); those few are paired by position
+        through :meth:`_with_text` instead. The staged rows are the join's build side and the texts only
+        stream past, so memory stays small. Every wanted line must be found exactly once, or a file
+        changed under the load.
+        """
+        con = self.con
+        duplicated = "exists (select 1 from _dups d where d.resource_type = s.rtype and d.id = s.id)"
+        reads = []
+        for compressed in (False, True):
+            groups = [group for group in self.groups if group[1] == compressed]
+            if groups:
+                reader = _line_reader([link for group in groups for link in group[0]], compressed, groups[0][4])
+                reads.append(
+                    f"select {_FILE_NO.format(name='filename')} as file_no, hash(line) as hash,"
+                    f" strlen(line) as length, line as text from {reader}"
+                )
+        inserted = 0
+        if reads:
+            # The optimizer would put the texts on the build side (it cannot estimate the files' rows) and
+            # keep them in order; neither is needed, so the written join order and any row order are kept.
+            with session_settings(
+                con, preserve_insertion_order="false", disabled_optimizers="'join_order,build_side_probe_side'"
+            ):
+                inserted += con.execute(
+                    f"""
+                    insert into raw_resource_versions
+                    select ?, s.rtype, s.id, s.hash, s.length, r.text, {self.export_id},
+                           getvariable('epic_load_file_names')[s.file_no + 1],
+                           s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1, null
+                    from ({" union all ".join(reads)}) r
+                    join (select rowid as srow, file_no, rtype, id, hash, length from _stage s
+                          where {wanted} and not {duplicated}) s
+                      on r.file_no = s.file_no and r.hash = s.hash and r.length = s.length
+                    """,
+                    [self.source],
+                ).fetchall()[0][0]
+        if con.execute(f"select count(*) from _stage s where {wanted} and {duplicated}").fetchall()[0][0]:
+            inserted += con.execute(
+                f"""
+                insert into raw_resource_versions
+                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
+                from ({self._with_text(f"{wanted} and {duplicated}")}) t
+                """,
+                [self.source],
+            ).fetchall()[0][0]
+        expected = con.execute(f"select count(*) from _stage s where {wanted}").fetchall()[0][0]
+        if inserted != expected:
+            raise EpicAssetsError(
+                f"re-reading the export matched {inserted} of its {expected} staged resources:"
+                " a file changed while it was being loaded"
+            )
 
     def _record(self, scope: list[str]) -> LoadResult:
         con = self.con

@@ -22,6 +22,7 @@ import duckdb
 
 from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
+from epic_assets.warehouse.connection import session_settings
 from epic_assets.warehouse.schema import RAW_PREFIX
 
 # SQL on FHIR column names must start with a letter, so a leading underscore can never collide with a
@@ -53,15 +54,12 @@ def build_tables(
     built: list[BuiltTable] = []
     failures: list[str] = []
     # A table has no row order to keep; letting DuckDB drop it saves ~16% CPU on large views.
-    con.execute("set preserve_insertion_order = false")
-    try:
+    with session_settings(con, preserve_insertion_order="false"):
         for name in sorted(definitions):
             try:
                 built.append(build_table(con, definitions[name], sources))
             except (EpicAssetsError, ValueError, duckdb.Error) as error:
                 failures.append(f"{name}: {str(error).splitlines()[0]}")
-    finally:
-        con.execute("reset preserve_insertion_order")
     if failures:
         raise EpicAssetsError(
             f"{len(failures)} of {len(definitions)} derived tables could not be built (their previous tables are"

@@ -189,21 +189,38 @@ def test_the_cli_says_the_warehouse_is_busy_in_one_line(held_warehouse: tuple[Pa
         assert f"locked by process {pid}" in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "message"),
+    [
+        pytest.param(
+            [resource("Patient", "p1"), resource("Patient", "p2")],
+            [resource("Patient", "p1"), resource("Patient", "p2", gender="male")],
+            r"matched 1 of its 2 staged resources: a file changed while it was being loaded",
+            id="a resource's text changed",
+        ),
+        pytest.param(
+            [resource("Patient", "p1"), resource("Patient", "p1", gender="male")],
+            [resource("Patient", "p1", gender="male"), resource("Patient", "p1")],
+            r"Patient\.ndjson did not match its staged lines",
+            id="duplicate lines swapped (paired by position)",
+        ),
+    ],
+)
 def test_a_file_changed_during_the_load_is_detected_and_nothing_is_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: list[str], after: list[str], message: str
 ) -> None:
     from epic_assets.warehouse import loader
 
-    export = write_export(tmp_path / "e1", {"Patient.ndjson": [resource("Patient", "p1"), resource("Patient", "p2")]})
+    export = write_export(tmp_path / "e1", {"Patient.ndjson": before})
     stage = loader._Load.stage
 
     def stage_then_tamper(self: loader._Load) -> None:
         stage(self)
-        (export / "Patient.ndjson").write_text(resource("Patient", "p2") + "\n" + resource("Patient", "p1") + "\n")
+        (export / "Patient.ndjson").write_text("\n".join(after) + "\n")
 
     monkeypatch.setattr(loader._Load, "stage", stage_then_tamper)
     with open_warehouse(tmp_path / "epic.duckdb") as wh:
-        with pytest.raises(EpicAssetsError, match=r"Patient\.ndjson did not match its staged lines"):
+        with pytest.raises(EpicAssetsError, match=message):
             wh.load(export, source="s1")
         assert wh.con.execute("select count(*) from raw_resource_versions").fetchall() == [(0,)]
         assert wh.con.execute("select count(*) from raw_exports").fetchall() == [(0,)]
