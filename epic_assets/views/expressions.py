@@ -45,6 +45,9 @@ class Expr:
     # For ``c.where(...)`` over a collection: the SQL of ``c``, so that ``.first()`` of a union of
     # filters of one collection can skip the filters when ``c`` holds at most one item.
     filtered_from: str | None = None
+    # For ``c.f`` flattened over a collection ``c`` (``flatten(list_transform(c, ...))``): the SQL of
+    # ``c`` and of ``c[1].f``, so that a one-item ``c`` can be read without building the flat list.
+    flattened_from: tuple[str, str] | None = None
 
 
 def derive(e: Expr, **changes: object) -> Expr:
@@ -52,6 +55,7 @@ def derive(e: Expr, **changes: object) -> Expr:
     changes.setdefault("union_parts", ())
     changes.setdefault("origin", None)
     changes.setdefault("filtered_from", None)
+    changes.setdefault("flattened_from", None)
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -215,7 +219,8 @@ class Translator:
         v = self.fresh()
         mapped = f"list_transform({base.sql}, lambda {v}: {access(v)})"
         if many:
-            return Expr(f"flatten({mapped})", True, fhir_type, nodes, json)
+            first_items = access(f"({base.sql})[1]")
+            return Expr(f"flatten({mapped})", True, fhir_type, nodes, json, flattened_from=(base.sql, first_items))
         w = self.fresh()
         return Expr(f"list_filter({mapped}, lambda {w}: {w} IS NOT NULL)", True, fhir_type, nodes, json)
 
@@ -471,6 +476,13 @@ def _guard_priority_choice(parts: tuple[Expr, ...], chosen: str) -> str:
         return chosen
     collection = parts[-1].sql if parts[-1].filtered_from is None else sources[0]
     if parts[-1].filtered_from is None:
+        flattened = parts[-1].flattened_from
+        if flattened is not None:
+            # c = outer.f flattened (e.g. category.coding): at most one outer item holding at most one
+            # item is the same test without building the flat list for every row.
+            outer, first_items = flattened
+            at_most_one = f"coalesce(len({outer}), 0) <= 1 AND coalesce(len({first_items}), 0) <= 1"
+            return f"(CASE WHEN {at_most_one} THEN ({first_items})[1] ELSE {chosen} END)"
         return f"(CASE WHEN coalesce(len({collection}), 0) <= 1 THEN ({collection})[1] ELSE {chosen} END)"
     return f"(CASE WHEN len({collection}) > 0 THEN {chosen} END)"
 

@@ -214,6 +214,30 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
     ]
 
 
+def test_priority_choice_over_a_flattened_collection_looks_past_the_first_element(tmp_path: Path) -> None:
+    # category.coding flattens every category's codings: the preferred one may sit in a later category,
+    # or later in the first, and a category without coding contributes nothing.
+    view = _view(
+        {"name": "category", "path": "(category.coding.where(system = 'urn:hl7') | category.coding).first().code"},
+        resource="Observation",
+    )
+    local, hl7 = {"system": "urn:local", "code": "L"}, {"system": "urn:hl7", "code": "H"}
+    categories: dict[str, list[dict[str, Any]] | None] = {
+        "later-category": [{"coding": [local]}, {"coding": [hl7]}],
+        "later-coding": [{"coding": [local, hl7]}],
+        "lone": [{"coding": [local]}],
+        "empty-first": [{"text": "no coding"}, {"coding": [local]}],
+        "no-coding": [{"text": "no coding"}],
+        "none": None,
+    }
+    resources = [
+        {"resourceType": "Observation", "id": key, **({"category": value} if value is not None else {})}
+        for key, value in categories.items()
+    ]
+    rows = _rows(view, resources, tmp_path)
+    assert [row["category"] for row in rows] == ["H", "H", "L", "L", None, None]
+
+
 def test_replace_substitutes_every_occurrence_of_a_plain_string(tmp_path: Path) -> None:
     view = _view({"name": "phone", "path": "telecom.value.first().replace('-', '')"})
     resources = [{"resourceType": "Patient", "id": "p", "telecom": [{"value": "555-123-4567"}]}]
@@ -247,6 +271,8 @@ def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
         ("Group/9", None, "9"),
         ("urn:uuid:5f0a", None, "5f0a"),
         ("Patient/", None, None),
+        ("Patient/a/b", None, None),
+        ("Patients/1", None, "1"),
     ],
 )
 def test_reference_keys(reference: str, typed: str | None, untyped: str | None, tmp_path: Path) -> None:
