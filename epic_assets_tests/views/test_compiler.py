@@ -214,6 +214,34 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
     ]
 
 
+def test_first_of_a_filtered_member_matches_for_one_item_and_many(tmp_path: Path) -> None:
+    # .first() has a fast path for collections of at most one item; both paths must agree.
+    view = _view(
+        {"name": "loinc", "path": "code.coding.where(system = 'http://loinc.org').code.first()"},
+        {"name": "family", "path": "code.coding.display.first()"},
+        resource="Observation",
+    )
+    loinc, other = "http://loinc.org", "urn:other"
+    codings: dict[str, list[dict[str, str]]] = {
+        "one-kept": [{"system": loinc, "code": "A", "display": "a"}],
+        "one-dropped": [{"system": other, "code": "B"}],
+        "one-without-code": [{"system": loinc}],
+        "second-kept": [{"system": other, "code": "B"}, {"system": loinc, "code": "A", "display": "a"}],
+        "first-without-code": [{"system": loinc}, {"system": loinc, "code": "C", "display": "c"}],
+        "none": [],
+    }
+    resources = [{"resourceType": "Observation", "id": k, "code": {"coding": v}} for k, v in codings.items()]
+    rows = _rows(view, resources, tmp_path)
+    assert [(row["loinc"], row["family"]) for row in rows] == [
+        ("A", "a"),
+        (None, None),
+        (None, None),
+        ("A", "a"),
+        ("C", "c"),
+        (None, None),
+    ]
+
+
 def test_priority_choice_over_a_flattened_collection_looks_past_the_first_element(tmp_path: Path) -> None:
     # category.coding flattens every category's codings: the preferred one may sit in a later category,
     # or later in the first, and a category without coding contributes nothing.
