@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 from pathlib import Path
@@ -218,7 +219,7 @@ def test_first_of_a_filtered_member_matches_for_one_item_and_many(tmp_path: Path
     # .first() has a fast path for collections of at most one item; both paths must agree.
     view = _view(
         {"name": "loinc", "path": "code.coding.where(system = 'http://loinc.org').code.first()"},
-        {"name": "family", "path": "code.coding.display.first()"},
+        {"name": "display", "path": "code.coding.display.first()"},
         resource="Observation",
     )
     loinc, other = "http://loinc.org", "urn:other"
@@ -232,7 +233,7 @@ def test_first_of_a_filtered_member_matches_for_one_item_and_many(tmp_path: Path
     }
     resources = [{"resourceType": "Observation", "id": k, "code": {"coding": v}} for k, v in codings.items()]
     rows = _rows(view, resources, tmp_path)
-    assert [(row["loinc"], row["family"]) for row in rows] == [
+    assert [(row["loinc"], row["display"]) for row in rows] == [
         ("A", "a"),
         (None, None),
         (None, None),
@@ -428,9 +429,18 @@ def test_ansi_type_tag_types_partial_and_invalid_dates_without_failing(tmp_path:
         {"resourceType": "Patient", "id": "month", "birthDate": "2020-05"},
         {"resourceType": "Patient", "id": "day", "birthDate": "2020-05-17"},
         {"resourceType": "Patient", "id": "bad", "birthDate": "not-a-date"},
+        # 4 characters but 12 bytes: the short-value test counts bytes, and no branch casts it
+        {"resourceType": "Patient", "id": "wide", "birthDate": "\uff12\uff10\uff12\uff10"},
         {"resourceType": "Patient", "id": "none"},
     ]
     rows = {r["id"]: r for r in _rows(view, resources, tmp_path)}
+    utc = datetime.UTC
+    assert [rows[k]["tz"] for k in ("year", "month", "day")] == [
+        datetime.datetime(2020, 1, 1, tzinfo=utc),
+        datetime.datetime(2020, 5, 1, tzinfo=utc),
+        datetime.datetime(2020, 5, 17, tzinfo=utc),
+    ]
+    assert rows["wide"]["d"] is None and rows["wide"]["ts"] is None and rows["wide"]["tz"] is None
     assert compile_view(view).columns[1:] == [("d", "DATE"), ("ts", "TIMESTAMP"), ("tz", "TIMESTAMP WITH TIME ZONE")]
     assert [str(rows[k]["d"]) for k in ("year", "month", "day")] == ["2020-01-01", "2020-05-01", "2020-05-17"]
     assert str(rows["month"]["ts"]) == "2020-05-01 00:00:00"
