@@ -224,6 +224,20 @@ def _resource_key(t: Translator, base: Value, args: Args, scope: Scope, where: s
 _REFERENCE = r"'(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,256})(?:/_history/[^/]+)?$'"
 
 
+def _relative_reference_test(ref: str, expected: str) -> str:
+    """SQL testing that ``ref`` is '<expected>/' followed by no further '/' (a relative reference).
+
+    Two LIKE patterns cost about half of ``starts_with`` plus ``contains`` over a substring, which
+    copies every id (measured over 1M Observations: ~0.1 CPU s of the view's ~3.4). LIKE treats ``_``
+    and ``%`` as wildcards, so a type name holding them (not a FHIR type) keeps the substring test.
+    """
+    if re.fullmatch(r"[A-Za-z0-9]+", expected):
+        relative, nested = quote_sql_literal(expected + "/%"), quote_sql_literal(expected + "/%/%")
+        return f"{ref} LIKE {relative} AND {ref} NOT LIKE {nested}"
+    prefix = quote_sql_literal(expected + "/")
+    return f"starts_with({ref}, {prefix}) AND NOT contains(substr({ref}, {len(expected) + 2}), '/')"
+
+
 @_function("getReferenceKey", (0, 1))
 def _reference_key(t: Translator, base: Value, args: Args, scope: Scope, where: str) -> Value:
     e = _base(t, base, where)
@@ -241,7 +255,7 @@ def _reference_key(t: Translator, base: Value, args: Args, scope: Scope, where: 
         rest = f"substr({ref}, {len(expected) + 2})"
         type_matches = f"regexp_extract({ref}, {_REFERENCE}, 1) = {quote_sql_literal(expected)}"
         return (
-            f"(CASE WHEN starts_with({ref}, {prefix}) AND NOT contains({rest}, '/') THEN nullif({rest}, '') "
+            f"(CASE WHEN {_relative_reference_test(ref, expected)} THEN nullif({rest}, '') "
             f"WHEN contains({ref}, {prefix}) AND {type_matches} THEN {literal_id} END)"
         )
 

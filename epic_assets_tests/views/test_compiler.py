@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 from pathlib import Path
@@ -214,6 +215,58 @@ def test_union_keeps_left_to_right_priority_and_drops_duplicates(tmp_path: Path)
     ]
 
 
+def test_first_of_a_filtered_member_matches_for_one_item_and_many(tmp_path: Path) -> None:
+    # .first() has a fast path for collections of at most one item; both paths must agree.
+    view = _view(
+        {"name": "loinc", "path": "code.coding.where(system = 'http://loinc.org').code.first()"},
+        {"name": "display", "path": "code.coding.display.first()"},
+        resource="Observation",
+    )
+    loinc, other = "http://loinc.org", "urn:other"
+    codings: dict[str, list[dict[str, str]]] = {
+        "one-kept": [{"system": loinc, "code": "A", "display": "a"}],
+        "one-dropped": [{"system": other, "code": "B"}],
+        "one-without-code": [{"system": loinc}],
+        "second-kept": [{"system": other, "code": "B"}, {"system": loinc, "code": "A", "display": "a"}],
+        "first-without-code": [{"system": loinc}, {"system": loinc, "code": "C", "display": "c"}],
+        "none": [],
+    }
+    resources = [{"resourceType": "Observation", "id": k, "code": {"coding": v}} for k, v in codings.items()]
+    rows = _rows(view, resources, tmp_path)
+    assert [(row["loinc"], row["display"]) for row in rows] == [
+        ("A", "a"),
+        (None, None),
+        (None, None),
+        ("A", "a"),
+        ("C", "c"),
+        (None, None),
+    ]
+
+
+def test_priority_choice_over_a_flattened_collection_looks_past_the_first_element(tmp_path: Path) -> None:
+    # category.coding flattens every category's codings: the preferred one may sit in a later category,
+    # or later in the first, and a category without coding contributes nothing.
+    view = _view(
+        {"name": "category", "path": "(category.coding.where(system = 'urn:hl7') | category.coding).first().code"},
+        resource="Observation",
+    )
+    local, hl7 = {"system": "urn:local", "code": "L"}, {"system": "urn:hl7", "code": "H"}
+    categories: dict[str, list[dict[str, Any]] | None] = {
+        "later-category": [{"coding": [local]}, {"coding": [hl7]}],
+        "later-coding": [{"coding": [local, hl7]}],
+        "lone": [{"coding": [local]}],
+        "empty-first": [{"text": "no coding"}, {"coding": [local]}],
+        "no-coding": [{"text": "no coding"}],
+        "none": None,
+    }
+    resources = [
+        {"resourceType": "Observation", "id": key, **({"category": value} if value is not None else {})}
+        for key, value in categories.items()
+    ]
+    rows = _rows(view, resources, tmp_path)
+    assert [row["category"] for row in rows] == ["H", "H", "L", "L", None, None]
+
+
 def test_replace_substitutes_every_occurrence_of_a_plain_string(tmp_path: Path) -> None:
     view = _view({"name": "phone", "path": "telecom.value.first().replace('-', '')"})
     resources = [{"resourceType": "Patient", "id": "p", "telecom": [{"value": "555-123-4567"}]}]
@@ -247,6 +300,8 @@ def test_replace_matches_uses_fhirpath_group_references(tmp_path: Path) -> None:
         ("Group/9", None, "9"),
         ("urn:uuid:5f0a", None, "5f0a"),
         ("Patient/", None, None),
+        ("Patient/a/b", None, None),
+        ("Patients/1", None, "1"),
     ],
 )
 def test_reference_keys(reference: str, typed: str | None, untyped: str | None, tmp_path: Path) -> None:
@@ -374,9 +429,18 @@ def test_ansi_type_tag_types_partial_and_invalid_dates_without_failing(tmp_path:
         {"resourceType": "Patient", "id": "month", "birthDate": "2020-05"},
         {"resourceType": "Patient", "id": "day", "birthDate": "2020-05-17"},
         {"resourceType": "Patient", "id": "bad", "birthDate": "not-a-date"},
+        # 4 characters but 12 bytes: the short-value test counts bytes, and no branch casts it
+        {"resourceType": "Patient", "id": "wide", "birthDate": "\uff12\uff10\uff12\uff10"},
         {"resourceType": "Patient", "id": "none"},
     ]
     rows = {r["id"]: r for r in _rows(view, resources, tmp_path)}
+    utc = datetime.UTC
+    assert [rows[k]["tz"] for k in ("year", "month", "day")] == [
+        datetime.datetime(2020, 1, 1, tzinfo=utc),
+        datetime.datetime(2020, 5, 1, tzinfo=utc),
+        datetime.datetime(2020, 5, 17, tzinfo=utc),
+    ]
+    assert rows["wide"]["d"] is None and rows["wide"]["ts"] is None and rows["wide"]["tz"] is None
     assert compile_view(view).columns[1:] == [("d", "DATE"), ("ts", "TIMESTAMP"), ("tz", "TIMESTAMP WITH TIME ZONE")]
     assert [str(rows[k]["d"]) for k in ("year", "month", "day")] == ["2020-01-01", "2020-05-01", "2020-05-17"]
     assert str(rows["month"]["ts"]) == "2020-05-01 00:00:00"
