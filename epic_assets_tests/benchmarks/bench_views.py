@@ -11,7 +11,8 @@ gzip and plain) with unique ids, then times in the same run:
   DuckDB skip building column vectors, so L is a lower bound no materialising query can approach; M
   shows the cost of producing the data at all.
 
-and prints them, the ratios V / M (target <= 1.5) and V / L, and the peak resident memory. Wall and CPU
+and prints them, the ratios V / L (the issue's target <= 1.5, which this floor puts out of reach) and
+V / M (the ratio we propose to hold to 1.5 instead), and the peak resident memory. Wall and CPU
 seconds are both reported (best of ``--repeat``): on a shared machine CPU is the steadier of the two.
 
 What L measures (DuckDB 2.0.1): with ``count(*)`` no column is projected, so the reader validates every
@@ -19,7 +20,7 @@ line with yyjson but builds no vectors; it costs barely more than ``read_json_ob
 seconds per 1M Observations) and the same with ``columns={id:'VARCHAR'}``. Any query that produces values
 pays L plus converting to typed vectors (READ_JSON ~1.4 CPU s for the view's 22 elements, as much as M's
 parse of every element) plus writing the output (~0.7 CPU s for 39 columns), so V / L has a floor near 4
-however cheap the view's expressions are; V / M is the meaningful ratio (target <= 1.5). Measured
+however cheap the view's expressions are; V / M compares like with like. Measured
 2026-11-30 (2 threads, best of 3): L 0.33 s wall / 0.56 s CPU, V 1.95 / 3.79, V0 2.36 / 4.49, M 1.28 / 2.36;
 V / M 1.52 wall, 1.61 CPU; V / L 5.83 wall, 6.76 CPU; peak RSS 1,713 MiB. See the Performance
 section of ``epic_assets/views/README.md`` for where the time goes.
@@ -138,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"V0  same, DuckDB default preserve_insertion_order:     {ordered[0]:6.2f} s {ordered[1]:6.2f} s")
     print(f"M   DuckDB full parse, materialised:                   {full[0]:6.2f} s {full[1]:6.2f} s")
     print(
-        f"ratio V/L: wall {materialise[0] / baseline[0]:.2f}, cpu {materialise[1] / baseline[1]:.2f}  (floor ~4); "
+        f"ratio V/L: wall {materialise[0] / baseline[0]:.2f}, cpu {materialise[1] / baseline[1]:.2f}  (issue target <= 1.5; floor ~4, see above); "
         f"V0/L: wall {ordered[0] / baseline[0]:.2f}, cpu {ordered[1] / baseline[1]:.2f}"
     )
-    print(f"ratio V/M: wall {materialise[0] / full[0]:.2f}, cpu {materialise[1] / full[1]:.2f}  (target <= 1.5)")
+    print(f"ratio V/M: wall {materialise[0] / full[0]:.2f}, cpu {materialise[1] / full[1]:.2f}  (proposed target <= 1.5)")
     print(f"peak RSS: {_peak_rss_mib():,.0f} MiB (input build alone: {rss_after_build:,.0f} MiB)")
     return 0
 
