@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load an export directory (NDJSON[.gz] files, optional manifest.json) into DuckDB",
         description=(
             "Load the NDJSON files of one export into the raw layer (original JSON kept byte for byte),"
-            " record what changed, quarantine bad lines, then rebuild the derived tables."
+            " record what changed, quarantine bad lines, then bring the derived tables up to date (re-flattening"
+            " only the resources that changed since each table was built)."
             " Without --incremental the export is a complete snapshot of the types it holds."
         ),
     )
@@ -29,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--incremental", action="store_true", help="the export was made with _since: upsert and apply deleted[]"
     )
     parser.add_argument("--no-tables", action="store_true", help="load the raw layer only; skip the derived tables")
+    parser.add_argument(
+        "--rebuild-tables",
+        action="store_true",
+        help="flatten every resource again, instead of only those that changed since each table was built",
+    )
     add_db_argument(parser)
     parser.set_defaults(handler=run)
 
@@ -42,24 +48,34 @@ def run(args: argparse.Namespace) -> int:
             source=args.source,
             incremental=args.incremental,
             tables=not args.no_tables,
+            full_rebuild=args.rebuild_tables,
         )
     return 0
 
 
 def load_and_report(
-    warehouse: Warehouse, directory: Path, settings: Settings, *, source: str | None, incremental: bool, tables: bool
+    warehouse: Warehouse,
+    directory: Path,
+    settings: Settings,
+    *,
+    source: str | None,
+    incremental: bool,
+    tables: bool,
+    full_rebuild: bool = False,
 ) -> LoadResult:
     """Load one export, print its summary, then (optionally) rebuild and list the derived tables."""
     result = warehouse.load(directory, source=source, incremental=incremental)
     print(summary(result), end="")
     if tables:
         try:
-            built_tables = warehouse.build_tables(views_dir=settings.views_dir, constants=settings.view_constants)
+            built_tables = warehouse.build_tables(
+                views_dir=settings.views_dir, constants=settings.view_constants, full=full_rebuild
+            )
         except EpicAssetsError as error:
             message = f"the export is loaded, but the derived tables were not all rebuilt: {error}"
             raise EpicAssetsError(message) from None
         for built in built_tables:
-            print(f"table {built.name}: {built.rows} rows ({built.seconds:.2f} s)")
+            print(f"table {built.name}: {built.describe()}")
     return result
 
 

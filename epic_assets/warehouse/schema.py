@@ -9,6 +9,8 @@
 * ``raw_changes`` — per export and resource: inserted, updated or deleted (unchanged is only counted).
 * ``raw_quarantine`` — every line that was not stored as a resource, with why, where, and its bytes.
 * ``raw_export_messages`` — one row per issue of the export's ``error[]`` OperationOutcomes.
+* ``raw_table_builds`` — per derived table, what it was built from (so a rebuild can re-flatten only
+  the resources that changed since; see :mod:`.table_state`).
 * ``raw_meta`` — facts about the file itself (which hash function produced ``content_hash``).
 
 Change detection compares ``(content_hash, content_length)``: DuckDB's 64-bit ``hash()`` of the text
@@ -114,6 +116,14 @@ create table if not exists raw_export_messages (
     message varchar,                    -- issue.details.text or issue.diagnostics
     raw_text varchar not null           -- the whole OperationOutcome line as sent
 );
+create table if not exists raw_table_builds (
+    table_name varchar primary key,     -- a derived table
+    resource_type varchar not null,
+    definition varchar not null,        -- fingerprint of the compiled view (see table_state.py)
+    sources varchar[] not null,         -- the sources it was built from
+    through_export_id bigint not null,  -- the last export whose changes it includes
+    built_at timestamptz not null
+);
 create table if not exists raw_meta (
     key varchar primary key,
     value varchar not null
@@ -132,6 +142,7 @@ RAW_TABLES = (
     "raw_changes",
     "raw_quarantine",
     "raw_export_messages",
+    "raw_table_builds",
     "raw_meta",
 )
 

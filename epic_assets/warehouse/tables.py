@@ -6,8 +6,12 @@ union over all sources, each row tagged with a leading ``_source`` column (the r
 so a warehouse shared by several (server, Group) sources answers "all patients" and "patients of
 source X" alike.
 
-Each table is rebuilt atomically: ``create or replace table`` inside its own transaction, so readers
-see the old table until the new one is complete, and a view that fails leaves its old table in place.
+Each table changes atomically, inside its own transaction, so readers see the old table until the new
+one is complete, and a view that fails leaves its old table in place. A table is either rebuilt
+(``create or replace table``) or, when it was built from the same compiled view and sources and only a
+few resources changed since, refreshed: the rows of the changed resources are deleted and their current
+versions flattened again (see :mod:`.table_state`). Both give the same rows; ``full=True`` forces
+rebuilds.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import duckdb
 
 from epic_assets import identifiers
 from epic_assets.errors import EpicAssetsError
+from epic_assets.warehouse import table_state
 from epic_assets.warehouse.connection import session_settings
 from epic_assets.warehouse.schema import RAW_PREFIX
 
@@ -36,6 +41,17 @@ class BuiltTable:
     resource_type: str
     rows: int
     seconds: float
+    # 'rebuilt' (every resource flattened), 'refreshed' (only changed resources) or 'unchanged'.
+    how: str = "rebuilt"
+    changed_resources: int | None = None  # for 'refreshed' and 'unchanged'
+
+    def describe(self) -> str:
+        if self.how == "rebuilt":
+            return f"{self.rows} rows, rebuilt ({self.seconds:.2f} s)"
+        if self.how == "unchanged":
+            return f"{self.rows} rows, unchanged (no {self.resource_type} changed)"
+        changed = f"{self.changed_resources} changed {self.resource_type}"
+        return f"{self.rows} rows, refreshed {changed} ({self.seconds:.2f} s)"
 
 
 def build_tables(
@@ -44,10 +60,12 @@ def build_tables(
     views_dir: Path | None = None,
     views: Mapping[str, Any] | None = None,
     constants: Mapping[str, str] | None = None,
+    full: bool = False,
 ) -> list[BuiltTable]:
-    """Rebuild one table per ViewDefinition (default: the shipped library plus ``views_dir``).
+    """Bring one table per ViewDefinition up to date (default: the shipped library plus ``views_dir``).
 
-    Views that fail are reported together at the end, after the others have been built.
+    Views that fail are reported together at the end, after the others have been built. ``full``
+    rebuilds every table from all current resources instead of refreshing what changed.
     """
     definitions = dict(views) if views is not None else view_definitions(views_dir, constants)
     sources = [row[0] for row in con.execute("select distinct source from raw_exports order by 1").fetchall()]
@@ -57,7 +75,7 @@ def build_tables(
     with session_settings(con, preserve_insertion_order="false"):
         for name in sorted(definitions):
             try:
-                built.append(build_table(con, definitions[name], sources))
+                built.append(build_table(con, definitions[name], sources, full=full))
             except (EpicAssetsError, ValueError, duckdb.Error) as error:
                 failures.append(f"{name}: {str(error).splitlines()[0]}")
     if failures:
@@ -75,12 +93,13 @@ def view_definitions(views_dir: Path | None, constants: Mapping[str, str] | None
     return dict(available_views(views_dir, constants))
 
 
-def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -> BuiltTable:
-    """Compile one view and (re)create its table from every source's current resources."""
-    from epic_assets.views import JsonTextSource, compile_view, load_view
+def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str], *, full: bool = False) -> BuiltTable:
+    """Compile one view and bring its table up to date with every source's current resources."""
+    from epic_assets.views import compile_view, load_view
 
     started = time.perf_counter()
-    compiled = compile_view(load_view(view))
+    definition = load_view(view)
+    compiled = compile_view(definition)
     table = identifiers.sql_name(compiled.name, where="ViewDefinition name")
     if table.startswith(RAW_PREFIX):
         raise EpicAssetsError(f"view name {table!r} is reserved: names starting with {RAW_PREFIX!r} are the raw layer")
@@ -88,24 +107,97 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -
     if SOURCE_COLUMN in columns:  # impossible for a valid ViewDefinition; guards a changed compiler
         raise EpicAssetsError(f"view {table!r} defines a column {SOURCE_COLUMN!r}, which the warehouse adds itself")
     resource_type = identifiers.resource_type(compiled.resource, where=f"ViewDefinition {table}")
+    key_column = table_state.resource_key_column(definition.select)
+    target = _Target(con, compiled, table, resource_type, sources)
+    new_state = table_state.TableState(
+        table_state.fingerprint(target.rows(None), key_column), tuple(sources), table_state.latest_export_id(con)
+    )
+    previous = None if full else table_state.read_state(con, table)
+    reusable = (
+        previous is not None
+        and key_column is not None
+        and previous.definition == new_state.definition
+        and previous.sources == new_state.sources
+        and _exists(con, table)
+    )
+    con.execute("begin transaction")
+    try:
+        if reusable and previous is not None and key_column is not None:
+            changed = table_state.stage_changed_resources(con, resource_type, previous.through_export_id, sources)
+            if changed == 0:
+                how = "unchanged"
+            elif changed <= table_state.REFRESH_LIMIT * table_state.current_resources(con, resource_type):
+                target.refresh(key_column)
+                how = "refreshed"
+            else:
+                target.rebuild()
+                how = "rebuilt"
+        else:
+            changed = None
+            target.rebuild()
+            how = "rebuilt"
+        table_state.write_state(con, table, resource_type, new_state)
+        rows = con.execute(f"select count(*) from {target.quoted}").fetchall()[0][0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop table if exists _changed_resources")
+    return BuiltTable(table, resource_type, int(rows), time.perf_counter() - started, how, changed)
 
-    def rows_of(source: str | None) -> str:
-        where = f"resource_type = {identifiers.quote_sql_literal(resource_type)}"
-        where += f" and source = {identifiers.quote_sql_literal(source)}" if source is not None else " and false"
-        body = compiled.sql(
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'main' and not temporary and table_name = ?",
+        [table],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+class _Target:
+    """One derived table and the SQL that fills it from the raw layer."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, compiled: Any, table: str, resource_type: str, sources: list[str]
+    ) -> None:
+        self.con = con
+        self.compiled = compiled
+        self.table = table
+        self.quoted = identifiers.quote_sql_identifier(table)
+        self.resource_type = resource_type
+        self.sources = sources
+
+    def rows(self, source: str | None, *, only_changed: bool = False) -> str:
+        """The view's rows over ``source``'s current resources (all, or those in ``_changed_resources``)."""
+        from epic_assets.views import JsonTextSource
+
+        where = f"resource_type = {identifiers.quote_sql_literal(self.resource_type)}"
+        if source is None:
+            where += " and false"
+        else:
+            literal = identifiers.quote_sql_literal(source)
+            where += f" and source = {literal}"
+            if only_changed:
+                where += f" and id in (select id from _changed_resources where source = {literal})"
+        body = self.compiled.sql(
             JsonTextSource(query=f"select resource from raw_resources where {where}", column="resource")
         )
         label = identifiers.quote_sql_literal(source) if source is not None else "null::varchar"
         return f"select {label} as {SOURCE_COLUMN}, * from ({body})"
 
-    union = " union all by name ".join(rows_of(s) for s in sources) if sources else rows_of(None)
-    quoted = identifiers.quote_sql_identifier(table)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create or replace table {quoted} as {union}")
-        rows = con.execute(f"select count(*) from {quoted}").fetchall()[0][0]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return BuiltTable(table, resource_type, int(rows), time.perf_counter() - started)
+    def _union(self, *, only_changed: bool = False) -> str:
+        if not self.sources:
+            return self.rows(None)
+        return " union all by name ".join(self.rows(s, only_changed=only_changed) for s in self.sources)
+
+    def rebuild(self) -> None:
+        self.con.execute(f"create or replace table {self.quoted} as {self._union()}")
+
+    def refresh(self, key_column: str) -> None:
+        key = identifiers.quote_sql_identifier(key_column)
+        self.con.execute(
+            f"delete from {self.quoted} t using _changed_resources c"
+            f" where t.{SOURCE_COLUMN} = c.source and t.{key} = c.id"
+        )
+        self.con.execute(f"insert into {self.quoted} by name {self._union(only_changed=True)}")

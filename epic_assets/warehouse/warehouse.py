@@ -44,14 +44,15 @@ class Warehouse:
         return load_export(self.con, Path(directory), source=source, incremental=incremental)
 
     def build_tables(
-        self, views_dir: Path | None = None, constants: Mapping[str, str] | None = None
+        self, views_dir: Path | None = None, constants: Mapping[str, str] | None = None, *, full: bool = False
     ) -> list[BuiltTable]:
-        """Rebuild every derived table from the ViewDefinitions (shipped library + ``views_dir``).
+        """Bring every derived table up to date with the ViewDefinitions (shipped library + ``views_dir``).
 
-        ``constants`` override view constants by name, e.g. ``{"mrn_system": ...}``.
+        ``constants`` override view constants by name, e.g. ``{"mrn_system": ...}``. A table built from
+        the same view is refreshed (only resources changed since are flattened again) unless ``full``.
         """
         self._require_writable("build tables")
-        return build_tables(self.con, views_dir=views_dir, constants=constants)
+        return build_tables(self.con, views_dir=views_dir, constants=constants, full=full)
 
     def tables(self) -> list[str]:
         """Names of all tables and views in the warehouse (raw ones start with ``raw_``)."""
