@@ -13,7 +13,8 @@ files of 10,000 lines (like a bulk export; ``--lines-per-file``), then reports, 
 * the raw load with change detection (first snapshot), as seconds and as a multiple of L;
 * a reload of the same snapshot (should be a no-op);
 * a second snapshot with 1% updated, 0.5% deleted and 0.5% new resources;
-* rebuilding every derived table from the raw layer afterwards (what a daily refresh does after loading);
+* building every derived table after day 1, and bringing them up to date after day 2 (only the
+  resources that changed are flattened again): the other half of a daily refresh;
 * peak RSS of a process doing the first load, for N and N/4 rows, under a fixed DuckDB memory_limit
   (each size in its own subprocess, so the peaks do not mix).
 """
@@ -219,8 +220,9 @@ def main() -> None:
         )
         with open_warehouse(db, memory_limit=args.memory_limit) as wh:
             reload_seconds, reload = timed(lambda: wh.load(root / "day1", source="bench"))
+            built_seconds, built = timed(wh.build_tables)
             second_seconds, second = timed(lambda: wh.load(root / "day2", source="bench"))
-            tables_seconds, tables = timed(wh.build_tables)
+            refreshed_seconds, refreshed = timed(wh.build_tables)
         assert reload.already_loaded
         print(f"   reload of the same snapshot (no-op):     {reload_seconds:7.2f} s  = {reload_seconds / parse:4.1f} L")
         print(
@@ -229,12 +231,13 @@ def main() -> None:
             f" unchanged {second.total('unchanged'):,}, deleted {second.total('deleted'):,})"
         )
 
-        filled = sorted((t for t in tables if t.rows), key=lambda t: -t.seconds)
-        per_table = ", ".join(f"{t.name} {t.rows:,} rows {t.seconds:.1f} s" for t in filled)
-        print(
-            f"   derived tables rebuilt after day 2:      {tables_seconds:7.2f} s  = {tables_seconds / parse:4.1f} L"
-            f"  ({len(tables)} tables; {per_table})"
-        )
+        for label, seconds, tables in (
+            ("derived tables built after day 1:       ", built_seconds, built),
+            ("derived tables brought up to date, day 2:", refreshed_seconds, refreshed),
+        ):
+            filled = sorted((t for t in tables if t.rows), key=lambda t: -t.seconds)
+            per_table = ", ".join(f"{t.name} {t.how} {t.seconds:.1f} s" for t in filled)
+            print(f"   {label} {seconds:7.2f} s  = {seconds / parse:4.1f} L  ({len(tables)} tables; {per_table})")
 
         small = load_in_subprocess(root / "small.duckdb", root / "small", args.memory_limit)
         big_rss, small_rss = first["peak_mib"], small["peak_mib"]
