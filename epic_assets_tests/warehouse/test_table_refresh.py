@@ -55,6 +55,15 @@ def next_snapshot(previous: Path, directory: Path, *, share: float = 0.05, seed:
     return directory
 
 
+@pytest.fixture
+def day1(warehouse: Warehouse, tmp_path: Path) -> Path:
+    """The first snapshot, loaded as source 's' and with every table built."""
+    directory = first_snapshot(tmp_path / "day1")
+    warehouse.load(directory, source="s")
+    build_tables(warehouse.con)
+    return directory
+
+
 def snapshot_of_tables(wh: Warehouse, built: list[BuiltTable]) -> dict[str, list[tuple[object, ...]]]:
     return {b.name: wh.con.execute(f'select * from "{b.name}" order by all').fetchall() for b in built}
 
@@ -101,10 +110,7 @@ def test_with_nothing_changed_the_tables_are_left_as_they_are(warehouse: Warehou
     assert [(b.name, b.rows) for b in again] == [(b.name, b.rows) for b in first]
 
 
-def test_many_changes_rebuild_instead(warehouse: Warehouse, tmp_path: Path) -> None:
-    day1 = first_snapshot(tmp_path / "day1")
-    warehouse.load(day1, source="s")
-    build_tables(warehouse.con)
+def test_many_changes_rebuild_instead(warehouse: Warehouse, tmp_path: Path, day1: Path) -> None:
     warehouse.load(next_snapshot(day1, tmp_path / "day2", share=0.2), source="s")
     built = build_tables(warehouse.con)
     assert {b.how for b in built if b.resource_type == "Observation"} == {"rebuilt"}
@@ -112,11 +118,8 @@ def test_many_changes_rebuild_instead(warehouse: Warehouse, tmp_path: Path) -> N
 
 
 def test_other_constants_a_changed_view_or_a_new_source_rebuild_the_tables_they_affect(
-    warehouse: Warehouse, tmp_path: Path
+    warehouse: Warehouse, tmp_path: Path, day1: Path
 ) -> None:
-    day1 = first_snapshot(tmp_path / "day1")
-    warehouse.load(day1, source="s")
-    build_tables(warehouse.con)
 
     hows = {b.name: b.how for b in build_tables(warehouse.con, constants={"mrn_system": "urn:oid:1.2.3"})}
     assert hows["patient_identifier"] == "rebuilt" and hows["observation"] == "unchanged"
@@ -141,11 +144,8 @@ def _library_file(name: str) -> Path:
 
 
 def test_a_dropped_table_or_a_view_without_a_resource_key_column_is_rebuilt(
-    warehouse: Warehouse, tmp_path: Path
+    warehouse: Warehouse, tmp_path: Path, day1: Path
 ) -> None:
-    day1 = first_snapshot(tmp_path / "day1")
-    warehouse.load(day1, source="s")
-    build_tables(warehouse.con)
     warehouse.con.execute("drop table observation")
     assert {b.name: b.how for b in build_tables(warehouse.con)}["observation"] == "rebuilt"
 
@@ -163,11 +163,8 @@ def test_a_dropped_table_or_a_view_without_a_resource_key_column_is_rebuilt(
 
 
 def test_a_refresh_that_fails_leaves_the_table_and_its_record_as_they_were(
-    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    warehouse: Warehouse, tmp_path: Path, day1: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    day1 = first_snapshot(tmp_path / "day1")
-    warehouse.load(day1, source="s")
-    build_tables(warehouse.con)
     before = warehouse.con.execute("select * from observation order by all").fetchall()
     record = warehouse.con.execute("select * from raw_table_builds where table_name = 'observation'").fetchall()
     warehouse.load(next_snapshot(day1, tmp_path / "day2"), source="s")
