@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from epic_assets.cli.common import add_db_argument, format_rows, open_from_args
@@ -64,19 +65,25 @@ def load_and_report(
     full_rebuild: bool = False,
 ) -> LoadResult:
     """Load one export, print its summary, then (optionally) rebuild and list the derived tables."""
-    result = warehouse.load(directory, source=source, incremental=incremental)
+    result = warehouse.load(directory, source=source, incremental=incremental, progress=_progress)
     print(summary(result), end="")
     if tables:
         try:
-            built_tables = warehouse.build_tables(
-                views_dir=settings.views_dir, constants=settings.view_constants, full=full_rebuild
+            warehouse.build_tables(
+                views_dir=settings.views_dir,
+                constants=settings.view_constants,
+                full=full_rebuild,
+                on_built=lambda built: print(f"table {built.name}: {built.describe()}", flush=True),
             )
         except EpicAssetsError as error:
             message = f"the export is loaded, but the derived tables were not all rebuilt: {error}"
             raise EpicAssetsError(message) from None
-        for built in built_tables:
-            print(f"table {built.name}: {built.describe()}")
     return result
+
+
+def _progress(line: str) -> None:
+    """Phases of a load as they end, on stderr, so the summary on stdout stays clean for scripts."""
+    print(f"load: {line}", file=sys.stderr, flush=True)
 
 
 def summary(result: LoadResult) -> str:

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,14 +85,17 @@ def load_export(
     *,
     source: str | None = None,
     incremental: bool = False,
+    progress: Callable[[str], None] | None = None,
     fail_before_commit: bool = False,
 ) -> LoadResult:
     """Apply the export in ``directory`` to the raw layer of ``con`` in one transaction.
 
-    ``fail_before_commit`` raises after everything has been written, just before the commit; it exists
-    so tests can prove that a failure part-way leaves the previous state intact.
+    ``progress`` receives a line as each phase ends (large exports take a while). ``fail_before_commit``
+    raises after everything has been written, just before the commit; it exists so tests can prove that
+    a failure part-way leaves the previous state intact.
     """
     started = time.perf_counter()
+    phase = _Phases(progress)
     export = read_export_directory(Path(directory))
     source = _source(source, export)
     mode = "incremental" if incremental else "snapshot"
@@ -99,6 +103,11 @@ def load_export(
         # Two files at a time: hashing and decompression release the GIL.
         with ThreadPoolExecutor(max_workers=2) as pool:
             scanned = list(pool.map(lambda f: scan_file(f, Path(scratch)), export.files))
+        rewritten = sum(1 for s in scanned if s.slow_path)
+        phase.done(
+            f"checked {len(scanned)} files, {sum(s.byte_count for s in scanned) / 1e6:,.0f} MB"
+            + (f" ({rewritten} with unreadable lines set aside)" if rewritten else "")
+        )
         fingerprint = _fingerprint(mode, scanned, export.deleted_files, export.error_files)
         ensure_schema(con)
         previous = con.execute(
@@ -113,11 +122,16 @@ def load_export(
             # Staging fills connection-local temp tables outside the transaction: their row ids then run
             # 0..n-1 in file order, which gives line numbers; nothing persistent is touched yet.
             load.stage()
+            phase.done(f"read {sum(s.line_count for s in scanned):,} lines")
             con.execute("begin transaction")
             result = load.apply()
             if fail_before_commit:
                 raise RuntimeError("injected failure before commit (test hook)")
             con.execute("commit")
+            phase.done(
+                f"compared with the current state and stored {result.total('inserted') + result.total('updated'):,}"
+                " new or changed resources"
+            )
         except BaseException as error:
             _rollback(con)
             if isinstance(error, EpicAssetsError):
@@ -132,6 +146,20 @@ def load_export(
             load.drop_temporary_tables()
     result.seconds = time.perf_counter() - started
     return result
+
+
+class _Phases:
+    """Reports each finished phase of a load, with its duration, to an optional callback."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+        self.started = time.perf_counter()
+
+    def done(self, what: str) -> None:
+        now = time.perf_counter()
+        if self.progress is not None:
+            self.progress(f"{what} in {now - self.started:.1f} s")
+        self.started = now
 
 
 def _first_line(error: BaseException) -> str:

@@ -17,7 +17,7 @@ rebuilds.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +61,13 @@ def build_tables(
     views: Mapping[str, Any] | None = None,
     constants: Mapping[str, str] | None = None,
     full: bool = False,
+    on_built: Callable[[BuiltTable], None] | None = None,
 ) -> list[BuiltTable]:
     """Bring one table per ViewDefinition up to date (default: the shipped library plus ``views_dir``).
 
     Views that fail are reported together at the end, after the others have been built. ``full``
-    rebuilds every table from all current resources instead of refreshing what changed.
+    rebuilds every table from all current resources instead of refreshing what changed; ``on_built``
+    hears of each table as soon as it is done.
     """
     definitions = dict(views) if views is not None else view_definitions(views_dir, constants)
     sources = [row[0] for row in con.execute("select distinct source from raw_exports order by 1").fetchall()]
@@ -76,6 +78,8 @@ def build_tables(
         for name in sorted(definitions):
             try:
                 built.append(build_table(con, definitions[name], sources, full=full))
+                if on_built is not None:
+                    on_built(built[-1])
             except (EpicAssetsError, ValueError, duckdb.Error) as error:
                 failures.append(f"{name}: {str(error).splitlines()[0]}")
     if failures:

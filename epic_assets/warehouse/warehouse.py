@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
@@ -38,13 +38,28 @@ class Warehouse:
     def close(self) -> None:
         self.con.close()
 
-    def load(self, directory: Path, *, source: str | None = None, incremental: bool = False) -> LoadResult:
-        """Apply one downloaded export (see :mod:`epic_assets.warehouse.export_dir` for the layout)."""
+    def load(
+        self,
+        directory: Path,
+        *,
+        source: str | None = None,
+        incremental: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> LoadResult:
+        """Apply one downloaded export (see :mod:`epic_assets.warehouse.export_dir` for the layout).
+
+        ``progress`` receives a line as each phase of the load ends.
+        """
         self._require_writable("load an export")
-        return load_export(self.con, Path(directory), source=source, incremental=incremental)
+        return load_export(self.con, Path(directory), source=source, incremental=incremental, progress=progress)
 
     def build_tables(
-        self, views_dir: Path | None = None, constants: Mapping[str, str] | None = None, *, full: bool = False
+        self,
+        views_dir: Path | None = None,
+        constants: Mapping[str, str] | None = None,
+        *,
+        full: bool = False,
+        on_built: Callable[[BuiltTable], None] | None = None,
     ) -> list[BuiltTable]:
         """Bring every derived table up to date with the ViewDefinitions (shipped library + ``views_dir``).
 
@@ -52,7 +67,7 @@ class Warehouse:
         the same view is refreshed (only resources changed since are flattened again) unless ``full``.
         """
         self._require_writable("build tables")
-        return build_tables(self.con, views_dir=views_dir, constants=constants, full=full)
+        return build_tables(self.con, views_dir=views_dir, constants=constants, full=full, on_built=on_built)
 
     def tables(self) -> list[str]:
         """Names of all tables and views in the warehouse (raw ones start with ``raw_``)."""

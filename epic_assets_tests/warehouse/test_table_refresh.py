@@ -185,7 +185,7 @@ def test_a_refresh_that_fails_leaves_the_table_and_its_record_as_they_were(
     assert {b.name: b.how for b in build_tables(warehouse.con)}["observation"] == "refreshed"
 
 
-def test_load_says_which_tables_it_refreshed_and_rebuilds_all_when_asked(tmp_path: Path) -> None:
+def test_load_reports_its_phases_and_which_tables_it_refreshed_and_rebuilds_all_when_asked(tmp_path: Path) -> None:
     from epic_assets_tests.warehouse.test_cli import epic_assets
 
     day1 = first_snapshot(tmp_path / "day1")
@@ -195,6 +195,9 @@ def test_load_says_which_tables_it_refreshed_and_rebuilds_all_when_asked(tmp_pat
 
     done = epic_assets("load", str(day2), "--source", "s", "--db", db)
     assert done.returncode == 0, done.stderr
+    phases = [line.split(" in ")[0] for line in done.stderr.splitlines()]
+    assert phases[0].startswith("load: checked ") and phases[1].startswith("load: read ")
+    assert phases[2].startswith("load: compared with the current state and stored ")
     assert "table observation: " in done.stdout and "rows, refreshed " in done.stdout
     again = epic_assets("load", str(day1), "--source", "s", "--db", db, "--rebuild-tables")
     assert again.returncode == 0, again.stderr
