@@ -30,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
     parser.add_argument("--patients", type=int, default=10, help="patients in the Group (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the synthetic data (default 0)")
+    parser.add_argument(
+        "--day",
+        type=_day,
+        default=0,
+        help="days after the data's anchor date to start at (default 0); each later day a few resources are"
+        " amended, gone or new, and the emulator moves on one day every 24 hours",
+    )
     parser.add_argument("--group-id", default=EPIC_SANDBOX_GROUP_ID, help="the Group id to serve")
     parser.add_argument("--max-per-file", type=int, default=3000, help="resources per NDJSON file (default 3000)")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="access token lifetime in seconds")
@@ -55,6 +62,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _day(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, 0 or more, got {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     config = EmulatorConfig(
         jwks=args.jwks,
@@ -69,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         faults=parse_faults(args.fault),
         spool_dir=args.spool_dir,
         granted_types=None if args.grant is None else frozenset(args.grant),
+        day=args.day,
     )
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
         print(f"warning: serving on {args.host}, not loopback; the emulator has no TLS", file=sys.stderr)

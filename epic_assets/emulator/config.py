@@ -32,6 +32,8 @@ class EmulatorConfig:
     # The FHIR APIs (resource types) granted to the client; None grants every supported type. A kick-off
     # naming another type gets Epic's body-less 403; Binary reads need DocumentReference.
     granted_types: frozenset[str] | None = None
+    # The synthetic data's day at start (0: as generated); it advances one day per 24 h of ``clock``.
+    day: int = 0
 
     @property
     def effective_cooldown_hours(self) -> float:

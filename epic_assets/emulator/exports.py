@@ -62,6 +62,7 @@ class ExportJob:
     ready_at: float  # not complete before this moment even when files are written (slow-export)
     patients: int
     directory: Path
+    day: int = 0  # the synthetic data's day (see synthetic.evolution)
     files: list[ExportFile] = field(default_factory=list)
     errors: list[ExportFile] = field(default_factory=list)
     written: bool = False
@@ -95,6 +96,13 @@ class ExportSettings:
     cooldown_seconds: float
     slow_export_seconds: float
     error_file: bool
+    # The data evolves one day per 24 hours of the clock since ``started_at``, from ``first_day``, so a
+    # daily export sees what a day at Epic changes (a few results amended, resources gone or new).
+    started_at: float = 0.0
+    first_day: int = 0
+
+    def data_day(self, now: float) -> int:
+        return self.first_day + max(0, int((now - self.started_at) // 86400))
 
 
 class ExportManager:
@@ -125,6 +133,7 @@ class ExportManager:
                 ready_at=now + self.settings.slow_export_seconds,
                 patients=self.settings.patients,
                 directory=self.spool_dir / request_id,
+                day=self.settings.data_day(now),
             )
             self._jobs[request_id] = job
         job.directory.mkdir(parents=True)
@@ -176,6 +185,7 @@ class ExportManager:
                 job.directory / "data",
                 max_per_file=self.settings.max_per_file,
                 type_filters=params.type_filters or None,
+                day=job.day,
             )
             job.files = [
                 ExportFile(file_id=new_file_id(), type=type_name, path=Path(path))

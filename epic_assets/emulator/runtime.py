@@ -108,6 +108,8 @@ def run_emulator(config: EmulatorConfig) -> RunningEmulator:
             cooldown_seconds=config.effective_cooldown_hours * 3600,
             slow_export_seconds=config.faults.slow_export,
             error_file=config.faults.error_file,
+            started_at=config.clock.now(),
+            first_day=config.day,
         ),
         spool_dir,
         config.clock,

@@ -25,8 +25,9 @@ from epic_assets_tests.warehouse.exports import write_export as write_files
 PATIENTS = 12
 
 
-def first_snapshot(directory: Path) -> Path:
-    write_export(sorted(SUPPORTED_TYPES), PATIENTS, seed=7, out_dir=directory, max_per_file=40)
+def first_snapshot(directory: Path, day: int = 0) -> Path:
+    """The emulator's Group on ``day`` (later days have resources amended, gone and new)."""
+    write_export(sorted(SUPPORTED_TYPES), PATIENTS, seed=7, out_dir=directory, max_per_file=40, day=day)
     return directory
 
 
@@ -82,7 +83,7 @@ def test_after_a_new_snapshot_only_changed_resources_are_flattened_again_and_row
     warehouse.load(day1, source="s")
     assert {b.how for b in build_tables(warehouse.con)} == {"rebuilt"}
 
-    warehouse.load(next_snapshot(day1, tmp_path / "day2"), source="s")
+    warehouse.load(first_snapshot(tmp_path / "day4", day=4), source="s")
     built = build_tables(warehouse.con)
 
     by_name = {b.name: b for b in built}

@@ -16,6 +16,7 @@ from epic_assets.emulator.synthetic.chart import Chart, build_chart
 from epic_assets.emulator.synthetic.conditions import conditions
 from epic_assets.emulator.synthetic.documents import document_references
 from epic_assets.emulator.synthetic.encounters import encounters
+from epic_assets.emulator.synthetic.evolution import evolve
 from epic_assets.emulator.synthetic.filters import Predicate, compile_filters
 from epic_assets.emulator.synthetic.immunizations import immunizations
 from epic_assets.emulator.synthetic.medications import medication_requests
@@ -149,11 +150,14 @@ def write_export(
     max_per_file: int = 3000,
     type_filters: Mapping[str, Sequence[str]] | None = None,
     site: Site = SANDBOX,
+    day: int = 0,
 ) -> dict[str, list[Path]]:
     """Write ``types`` for ``patients`` patients as NDJSON files of at most ``max_per_file`` lines.
 
     Returns each type's files in order (an empty list when nothing matched its filters). ``site``
-    renders another Epic customer's OIDs and MRN label; filters may use that site's systems.
+    renders another Epic customer's OIDs and MRN label; filters may use that site's systems. ``day``
+    is the number of days after the data's anchor date: later days have a few resources amended, gone
+    or new (see :mod:`.evolution`); day 0 is the data as generated.
     """
     if isinstance(types, str):
         raise TypeError("types is a sequence of type names, not a single string")
@@ -169,15 +173,21 @@ def write_export(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = {name: _SplitWriter(out_dir, name, max_per_file) for name in resolved}
-    plan = [(BUILDERS[name], writers[name].write, predicates.get(name), site.rewriter(name)) for name in resolved]
+    if isinstance(day, bool) or not isinstance(day, int) or day < 0:
+        raise ValueError(f"day must be a whole number of days, 0 or later, got {day!r}")
+    plan = [
+        (name, BUILDERS[name], writers[name].write, predicates.get(name), site.rewriter(name)) for name in resolved
+    ]
     try:
         for index in range(patients):
             chart = build_chart(seed, index)
-            for builder, write, predicate, rewrite in plan:
+            for name, builder, write, predicate, rewrite in plan:
                 if predicate is None:
                     lines = [row.line for row in builder(chart)]
                 else:
                     lines = [row.line for row in builder(chart) if predicate(row)]
+                if day:
+                    lines = list(evolve(name, lines, seed, day))
                 if rewrite is not None:
                     lines = [rewrite(line) for line in lines]
                 if lines:
