@@ -226,18 +226,25 @@ def run_selfcheck(
     max_per_file: int = 3000,
     emit: Callable[[str], None] = print,
     download_dir: Path | None = None,
+    day: int = 0,
 ) -> SelfcheckReport:
     """Run the walk and print a summary with ``emit``; the report says whether every step passed.
 
     With ``download_dir`` the export is kept there (``manifest.json`` plus one file per manifest entry),
     ready for ``epic-assets load``; otherwise it lives in a temporary directory removed afterwards.
+    ``day`` is the emulator's data day (see :mod:`epic_assets.emulator.synthetic.evolution`).
     """
     report = SelfcheckReport()
     with tempfile.TemporaryDirectory(prefix="epic-selfcheck-") as temp:
         key_dir = Path(temp) / "keys"
         keys = generate_key_files(key_dir)
         config = EmulatorConfig(
-            jwks=str(keys.jwks), client_id=CLIENT_ID, patients=patients, seed=seed, max_per_file=max_per_file
+            jwks=str(keys.jwks),
+            client_id=CLIENT_ID,
+            patients=patients,
+            seed=seed,
+            max_per_file=max_per_file,
+            day=day,
         )
         with run_emulator(config) as emulator:
             report.base_url = emulator.base_url

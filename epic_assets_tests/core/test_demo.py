@@ -12,10 +12,10 @@ import duckdb
 from epic_assets.emulator import synthetic
 
 
-def run_demo(cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_demo(cwd: Path, *more: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EPIC_")}
     return subprocess.run(
-        [sys.executable, "-m", "epic_assets", "demo", "--patients", "4", "--seed", "3"],
+        [sys.executable, "-m", "epic_assets", "demo", "--patients", "4", "--seed", "3", *more],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -25,7 +25,9 @@ def run_demo(cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_lands_the_emulator_export_as_tables_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
+def test_demo_lands_the_emulator_export_as_tables_a_rerun_changes_nothing_and_a_later_day_is_a_refresh(
+    tmp_path: Path,
+) -> None:
     first = run_demo(tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
     database = tmp_path / "data" / "epic.duckdb"
@@ -51,3 +53,17 @@ def test_demo_lands_the_emulator_export_as_tables_and_a_rerun_changes_nothing(tm
         ).fetchall()
     # The generator is deterministic, so the second snapshot is the first again: all unchanged.
     assert counts[1] == (0, 0, stored, 0)
+
+    later = run_demo(tmp_path, "--day", "3")
+    assert later.returncode == 0, later.stdout + later.stderr
+    with duckdb.connect(str(database), read_only=True) as connection:
+        changes = dict(
+            connection.execute("select change, count(*) from raw_changes where export_id = 3 group by all").fetchall()
+        )
+        observations = connection.execute("select count(*) from observation").fetchone()[0]
+        current = connection.execute(
+            "select count(*) from raw_resources where resource_type = 'Observation'"
+        ).fetchone()[0]
+    assert changes.get("inserted", 0) > 0 and changes.get("updated", 0) > 0
+    assert "rows, refreshed " in later.stdout
+    assert observations == current
