@@ -117,29 +117,16 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str], *
         table_state.fingerprint(target.rows(None), key_column), tuple(sources), table_state.latest_export_id(con)
     )
     previous = None if full else table_state.read_state(con, table)
-    reusable = (
-        previous is not None
-        and key_column is not None
+    if previous is not None and not (
+        key_column is not None
         and previous.definition == new_state.definition
         and previous.sources == new_state.sources
         and _exists(con, table)
-    )
+    ):
+        previous = None
     con.execute("begin transaction")
     try:
-        if reusable and previous is not None and key_column is not None:
-            changed = table_state.stage_changed_resources(con, resource_type, previous.through_export_id, sources)
-            if changed == 0:
-                how = "unchanged"
-            elif changed <= table_state.REFRESH_LIMIT * table_state.current_resources(con, resource_type):
-                target.refresh(key_column)
-                how = "refreshed"
-            else:
-                target.rebuild()
-                how = "rebuilt"
-        else:
-            changed = None
-            target.rebuild()
-            how = "rebuilt"
+        how, changed = _bring_up_to_date(target, previous, key_column)
         table_state.write_state(con, table, resource_type, new_state)
         rows = con.execute(f"select count(*) from {target.quoted}").fetchall()[0][0]
         con.execute("commit")
@@ -149,6 +136,24 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str], *
     finally:
         con.execute("drop table if exists _changed_resources")
     return BuiltTable(table, resource_type, int(rows), time.perf_counter() - started, how, changed)
+
+
+def _bring_up_to_date(
+    target: _Target, previous: table_state.TableState | None, key_column: str | None
+) -> tuple[str, int | None]:
+    """Refresh from the changes since ``previous`` (a reusable earlier build), else rebuild."""
+    if previous is None or key_column is None:
+        target.rebuild()
+        return "rebuilt", None
+    con = target.con
+    changed = table_state.stage_changed_resources(con, target.resource_type, previous.through_export_id, target.sources)
+    if changed == 0:
+        return "unchanged", 0
+    if changed <= table_state.REFRESH_LIMIT * table_state.current_resources(con, target.resource_type):
+        target.refresh(key_column)
+        return "refreshed", changed
+    target.rebuild()
+    return "rebuilt", changed
 
 
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
