@@ -93,7 +93,11 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str]) -
         where = f"resource_type = {identifiers.quote_sql_literal(resource_type)}"
         where += f" and source = {identifiers.quote_sql_literal(source)}" if source is not None else " and false"
         body = compiled.sql(
-            JsonTextSource(query=f"select resource from raw_resources where {where}", column="resource")
+            JsonTextSource(
+                query=f"select resource_type, resource from raw_resources where {where}",
+                column="resource",
+                resource_type_column="resource_type",
+            )
         )
         label = identifiers.quote_sql_literal(source) if source is not None else "null::varchar"
         return f"select {label} as {SOURCE_COLUMN}, * from ({body})"
