@@ -52,6 +52,9 @@ class Expr:
     # reads: ``c.where(...).code``): the SQL of ``c`` and of this value when ``c`` holds at most one
     # item, computed on ``c[1]`` without list lambdas. ``.first()`` uses it for the usual one-item case.
     one_item: tuple[str, str] | None = None
+    # For a collection of string literals (``'a' | 'b'``): the distinct SQL literals, in order, so that
+    # membership compiles to ``x IN ('a', 'b')`` rather than list lambdas run for every row.
+    literal_items: tuple[str, ...] = ()
 
 
 def derive(e: Expr, **changes: object) -> Expr:
@@ -61,6 +64,7 @@ def derive(e: Expr, **changes: object) -> Expr:
     changes.setdefault("filtered_from", None)
     changes.setdefault("flattened_from", None)
     changes.setdefault("one_item", None)
+    changes.setdefault("literal_items", ())
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -371,7 +375,13 @@ class Translator:
             element, collection = (left, right) if op == "in" else (right, left)
             element = self.singleton(self.to_text(element), where)
             collection = self.to_text(collection)
-            found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
+            literals = _string_literals(collection)
+            if literals and element.fhir_type in _STRING_TYPES:
+                # A constant list of non-NULL strings: a string is in it or not, never unknown, exactly
+                # as list_contains answers, without building the list for every row.
+                found = f"({element.sql} IN ({', '.join(literals)}))"
+            else:
+                found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
             return Expr(f"(CASE WHEN {element.sql} IS NOT NULL THEN {found} END)", False, "boolean")
         left = self.singleton(self.to_text(left), where)
         right = self.singleton(self.to_text(right), where)
@@ -415,13 +425,21 @@ class Translator:
         fhir_type = types.pop() if len(types) == 1 else None
         if fhir_type is None and not parts[0].json:
             parts = [self.to_text(p) for p in parts]
+        nodes = tuple(n for p in parts for n in p.nodes)
+        literals = [p.sql for p in parts if p.sql != "NULL"]
+        if literals and all(_STRING_LITERAL.fullmatch(sql) for sql in literals) and not any(p.many for p in parts):
+            # A union of string literals (empty ``{}`` contributes nothing) is a constant: de-duplicate it
+            # here. Equal SQL literals are equal strings, and DuckDB compares VARCHAR byte for byte, so
+            # this keeps exactly the items the per-row list_position filter would.
+            distinct = tuple(dict.fromkeys(literals))
+            constant = f"[{', '.join(distinct)}]"
+            return Expr(constant, True, fhir_type, nodes, union_parts=tuple(parts), literal_items=distinct)
         lists = [self.as_list(p) for p in parts]
         both = lists[0]
         for other in lists[1:]:
             both = f"list_concat({both}, {other})"
         v, i = self.fresh(), self.fresh("i")
         deduplicated = f"list_filter({both}, lambda {v}, {i}: list_position({both}, {v}) = {i})"
-        nodes = tuple(n for p in parts for n in p.nodes)
         return Expr(deduplicated, True, fhir_type, nodes, parts[0].json, union_parts=tuple(parts))
 
     def as_json(self, e: Expr) -> Expr:
@@ -478,6 +496,18 @@ class Translator:
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql
         return Expr(f"(CASE WHEN {condition} THEN {value_sql} END)", False, base.fhir_type, base.nodes, base.json)
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _string_literals(e: Expr) -> tuple[str, ...]:
+    """The SQL string literals ``e`` is a constant collection of (none when it is not one)."""
+    if e.literal_items:
+        return e.literal_items
+    if not e.many and _STRING_LITERAL.fullmatch(e.sql):
+        return (e.sql,)
+    return ()
 
 
 _QUOTED_OR_LAMBDA_VARIABLE = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|\b_[a-z]+[0-9]+\b")
