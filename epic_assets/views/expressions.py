@@ -55,6 +55,9 @@ class Expr:
     # For a collection of string literals (``'a' | 'b'``): the distinct SQL literals, in order, so that
     # membership compiles to ``x IN ('a', 'b')`` rather than list lambdas run for every row.
     literal_items: tuple[str, ...] = ()
+    # For ``where(criteria)`` applied to the resource itself: the SQL condition, so that a ``forEach``
+    # over it can evaluate its columns on the resource's own columns (see the compiler's select()).
+    root_condition: str | None = None
 
 
 def derive(e: Expr, **changes: object) -> Expr:
@@ -65,6 +68,7 @@ def derive(e: Expr, **changes: object) -> Expr:
     changes.setdefault("flattened_from", None)
     changes.setdefault("one_item", None)
     changes.setdefault("literal_items", ())
+    changes.setdefault("root_condition", None)
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -106,6 +110,10 @@ class Translator:
         self.warnings: list[str] = []
         # Resource-level subexpressions computed once per row in an inner projection (see call()).
         self.hoisted: dict[fhirpath.Node, tuple[str, Expr]] = {}
+        # Above zero while translating columns evaluated only for some resources (a forEach over
+        # where(...) of the resource): they reuse hoisted subexpressions but add none, since a hoisted
+        # one runs for every resource and could then raise (single(), overflow) where it did not before.
+        self.conditional = 0
 
     def fresh(self, prefix: str = "x") -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -462,7 +470,7 @@ class Translator:
             return self.hoisted[node][1]
         base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
         result = handler(self, base, node.args, scope, where)
-        if hoistable and isinstance(result, Expr) and not result.many:
+        if hoistable and not self.conditional and isinstance(result, Expr) and not result.many:
             # Library views pick one coding by system priority and then read .code, .system and
             # .display from it: computing the choice once per row instead of once per column is the
             # single largest saving on wide views. Keyed by syntax, so equal paths share one column.
@@ -495,7 +503,14 @@ class Translator:
         inner = Scope(base, scope.row_index)
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql
-        return Expr(f"(CASE WHEN {condition} THEN {value_sql} END)", False, base.fhir_type, base.nodes, base.json)
+        return Expr(
+            f"(CASE WHEN {condition} THEN {value_sql} END)",
+            False,
+            base.fhir_type,
+            base.nodes,
+            base.json,
+            root_condition=condition if base.is_root else None,
+        )
 
 
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
