@@ -103,6 +103,12 @@ class _Compiler:
         scope = Scope(self.root, "CAST(0 AS BIGINT)")
         parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
         rows = self.product(parts, "select")
+        multis = [p for p in parts if p.single is None]
+        if rows.single is None and len(multis) < len(parts):
+            # Resource-level columns next to row lists: computed after the unnest on the resource's
+            # own columns, rather than captured into the row lambda (see finish()).
+            singles = {name: sql for p in parts if p.single is not None for name, sql in p.single.items()}
+            rows = _Rows(rows.columns, single=singles, rows=self.product(multis, "select").rows)
         conditions = [self.type_filter]
         for k, path in enumerate(self.view.where):
             where = f"where[{k}].path"
@@ -176,6 +182,8 @@ class _Compiler:
                     raise ViewDefinitionError(f"{where}: column name '{name}' is used twice")
                 columns.append(name)
         multis = [p for p in parts if p.single is None]
+        if len(parts) == 1 and multis:
+            return parts[0]  # its rows already are the product: no lambda rebuilding each row as it is
         sources: dict[str, str] = {}
         variables: list[str] = []
         for part in parts:
@@ -303,7 +311,19 @@ class _Compiler:
         if self.t.hoisted:
             shared = ",\n  ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
             relation = f"(SELECT *,\n  {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
-        if rows.single is not None:
+        if rows.single is not None and rows.rows is not None:
+            # *: the resource's columns ride along the unnest for the resource-level columns, each
+            # evaluated once per output row with plain vectorised expressions; a resource without rows
+            # is dropped by the unnest before they run, as the lambda never ran them for it.
+            projections = ",\n  ".join(
+                f"{rows.single[n] if n in rows.single else '_row.' + quote_identifier(n)} AS {quote_identifier(n)}"
+                for n in rows.columns
+            )
+            sql = (
+                f"SELECT\n  {projections}\nFROM (SELECT *, unnest({rows.rows}) AS _row\n"
+                f"FROM {relation}\nWHERE {condition}) AS _rows"
+            )
+        elif rows.single is not None:
             projections = ",\n  ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
             sql = f"SELECT\n  {projections}\nFROM {relation}\nWHERE {condition}"
         else:
