@@ -50,6 +50,10 @@ class _Rows:
     columns: tuple[str, ...]
     single: Mapping[str, str] | None = None
     rows: str | None = None
+    # For forEach/repeat with a column-only body: (collection, item variable, 1-based index variable),
+    # the body's column SQL being ``item_single``; lets the top level unnest the items instead.
+    each: tuple[str, str, str] | None = None
+    item_single: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -104,11 +108,17 @@ class _Compiler:
         parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
         rows = self.product(parts, "select")
         multis = [p for p in parts if p.single is None]
-        if rows.single is None and len(multis) < len(parts):
+        if rows.single is None:
             # Resource-level columns next to row lists: computed after the unnest on the resource's
             # own columns, rather than captured into the row lambda (see finish()).
             singles = {name: sql for p in parts if p.single is not None for name, sql in p.single.items()}
-            rows = _Rows(rows.columns, single=singles, rows=self.product(multis, "select").rows)
+            if len(multis) == 1 and multis[0].each is not None and multis[0].item_single is not None:
+                # The only row list maps columns over one collection: unnest the items themselves and
+                # compute the columns on them, with no lambda and no row structs.
+                singles.update(multis[0].item_single)
+                rows = _Rows(rows.columns, single=singles, each=multis[0].each)
+            elif len(multis) < len(parts):
+                rows = _Rows(rows.columns, single=singles, rows=self.product(multis, "select").rows)
         conditions = [self.type_filter]
         for k, path in enumerate(self.view.where):
             where = f"where[{k}].path"
@@ -146,8 +156,8 @@ class _Compiler:
             collection = f"(CASE WHEN coalesce(len({collection}), 0) = 0 THEN [NULL] ELSE {collection} END)"
         if body.single is not None:
             rows = f"list_transform({collection}, lambda {variable}, {index}: {self.struct(body)})"
-        else:
-            rows = f"flatten(list_transform({collection}, lambda {variable}, {index}: {body.rows}))"
+            return _Rows(body.columns, rows=rows, each=(collection, variable, index), item_single=body.single)
+        rows = f"flatten(list_transform({collection}, lambda {variable}, {index}: {body.rows}))"
         return _Rows(body.columns, rows=rows)
 
     def select_if(self, select: Mapping[str, Any], condition: str, scope: Scope, where: str) -> _Rows:
@@ -311,7 +321,17 @@ class _Compiler:
         if self.t.hoisted:
             shared = ",\n  ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
             relation = f"(SELECT *,\n  {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
-        if rows.single is not None and rows.rows is not None:
+        if rows.single is not None and rows.each is not None:
+            # Items unnested beside the resource's columns, bound to the names the lambda gave them, so
+            # the same column SQL reads them; two unnests of equal length are zipped by DuckDB.
+            collection, item, index = rows.each
+            projections = ",\n  ".join(f"{rows.single[n]} AS {quote_identifier(n)}" for n in rows.columns)
+            sql = (
+                f"SELECT\n  {projections}\nFROM (SELECT *, unnest({collection}) AS {item}, "
+                f"unnest(range(1, len({collection}) + 1)) AS {index}\n"
+                f"FROM {relation}\nWHERE {condition}) AS _rows"
+            )
+        elif rows.single is not None and rows.rows is not None:
             # *: the resource's columns ride along the unnest for the resource-level columns, each
             # evaluated once per output row with plain vectorised expressions; a resource without rows
             # is dropped by the unnest before they run, as the lambda never ran them for it.

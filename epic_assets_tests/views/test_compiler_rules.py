@@ -278,3 +278,60 @@ def test_a_resource_type_column_replaces_the_parsed_resource_type(tmp_path: Path
     plain = JsonTextSource("SELECT resource FROM raw")
     assert connection.sql(compiled.sql(typed)).fetchall() == [("a", "final")]
     assert connection.sql(compiled.sql(plain)).fetchall() == [("a", "final")]
+
+
+# ---------------------------------------------------------------------------- forEach at the top level
+
+
+def _component_view(iteration: str) -> dict[str, Any]:
+    return {
+        "resource": "Observation",
+        "select": [
+            {"column": [{"name": "id", "path": "id"}, {"name": "code", "path": "code.coding.code.single()"}]},
+            {
+                iteration: "component",
+                "column": [
+                    {"name": "index", "path": "%rowIndex"},
+                    {"name": "kind", "path": "'component'"},
+                    {"name": "value", "path": "value.ofType(Quantity).value"},
+                    {"name": "part_codes", "path": "code.coding.code", "collection": True},
+                ],
+            },
+        ],
+    }
+
+
+_COMPONENT_RESOURCES = [
+    {
+        "resourceType": "Observation",
+        "id": "bp",
+        "code": {"coding": [{"code": "85354-9"}]},
+        "component": [
+            {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 120}},
+            {"code": {"coding": [{"code": "8462-4"}, {"code": "x"}]}},
+        ],
+    },
+    {"resourceType": "Observation", "id": "empty", "code": {"coding": [{"code": "e"}]}, "component": []},
+    # two codings make the resource-level single() fail, but only for a resource that yields rows
+    {"resourceType": "Observation", "id": "absent", "code": {"coding": [{"code": "a"}, {"code": "b"}]}},
+]
+
+
+def test_foreach_rows_carry_resource_columns_item_columns_and_the_row_index(tmp_path: Path) -> None:
+    assert _rows(_component_view("forEach"), _COMPONENT_RESOURCES, tmp_path) == [
+        {"id": "bp", "code": "85354-9", "index": 0, "kind": "component", "value": 120.0, "part_codes": ["8480-6"]},
+        {"id": "bp", "code": "85354-9", "index": 1, "kind": "component", "value": None, "part_codes": ["8462-4", "x"]},
+    ]
+
+
+def test_foreach_or_null_keeps_a_row_of_empty_item_columns_for_an_empty_collection(tmp_path: Path) -> None:
+    resources = _COMPONENT_RESOURCES[:2]
+    assert _rows(_component_view("forEachOrNull"), resources, tmp_path)[2:] == [
+        {"id": "empty", "code": "e", "index": 0, "kind": "component", "value": None, "part_codes": []}
+    ]
+
+
+def test_foreach_at_the_top_level_unnests_items_instead_of_mapping_a_lambda() -> None:
+    sql = compile_view(_component_view("forEach")).sql(JsonTextSource("SELECT resource FROM raw"))
+    assert 'unnest("component")' in sql
+    assert 'list_transform("component"' not in sql
