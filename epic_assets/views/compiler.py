@@ -67,6 +67,8 @@ class CompiledView:
     columns: list[tuple[str, str]] = field(default_factory=list)
     # Compile-time notes that do not stop the view, e.g. an element unknown to FHIR R4 (a typo?).
     warnings: list[str] = field(default_factory=list)
+    # Whether the view has ``where`` conditions: filters on parsed elements beyond the resource type.
+    filtered: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -371,6 +373,7 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
     compiled.warnings = list(compiler.t.warnings)
+    compiled.filtered = bool(definition.where)
     if not fhir_model.is_known_type(definition.resource):
         compiled.warnings.insert(
             0, f"resource: {definition.resource} is not in the shipped FHIR R4 definitions; elements are read as JSON"
