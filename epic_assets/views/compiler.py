@@ -325,13 +325,14 @@ class _Compiler:
             relation = f"(SELECT *,\n  {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
         if rows.single is not None and rows.each is not None:
             # Items unnested beside the resource's columns, bound to the names the lambda gave them, so
-            # the same column SQL reads them; two unnests of equal length are zipped by DuckDB.
+            # the same column SQL reads them; two unnests of equal length are zipped by DuckDB. The
+            # collection is computed once, in its own projection (it may be a filter or a repeat walk).
             collection, item, index = rows.each
             projections = ",\n  ".join(f"{rows.single[n]} AS {quote_identifier(n)}" for n in rows.columns)
+            items = f"(SELECT *, {collection} AS _items\nFROM {relation}\nWHERE {condition}) AS _items"
             sql = (
-                f"SELECT\n  {projections}\nFROM (SELECT *, unnest({collection}) AS {item}, "
-                f"unnest(range(1, len({collection}) + 1)) AS {index}\n"
-                f"FROM {relation}\nWHERE {condition}) AS _rows"
+                f"SELECT\n  {projections}\nFROM (SELECT *, unnest(_items) AS {item}, "
+                f"unnest(range(1, len(_items) + 1)) AS {index}\nFROM {items}) AS _rows"
             )
         elif rows.single is not None and rows.rows is not None:
             # *: the resource's columns ride along the unnest for the resource-level columns, each

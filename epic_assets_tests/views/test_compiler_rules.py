@@ -333,5 +333,5 @@ def test_foreach_or_null_keeps_a_row_of_empty_item_columns_for_an_empty_collecti
 
 def test_foreach_at_the_top_level_unnests_items_instead_of_mapping_a_lambda() -> None:
     sql = compile_view(_component_view("forEach")).sql(JsonTextSource("SELECT resource FROM raw"))
-    assert 'unnest("component")' in sql
+    assert '"component" AS _items' in sql and "unnest(_items)" in sql
     assert 'list_transform("component"' not in sql
