@@ -50,6 +50,10 @@ class _Rows:
     columns: tuple[str, ...]
     single: Mapping[str, str] | None = None
     rows: str | None = None
+    # For forEach/repeat with a column-only body: (collection, item variable, 1-based index variable),
+    # the body's column SQL being ``item_single``; lets the top level unnest the items instead.
+    each: tuple[str, str, str] | None = None
+    item_single: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -63,6 +67,8 @@ class CompiledView:
     columns: list[tuple[str, str]] = field(default_factory=list)
     # Compile-time notes that do not stop the view, e.g. an element unknown to FHIR R4 (a typo?).
     warnings: list[str] = field(default_factory=list)
+    # Whether the view has ``where`` conditions: filters on parsed elements beyond the resource type.
+    filtered: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -103,6 +109,18 @@ class _Compiler:
         scope = Scope(self.root, "CAST(0 AS BIGINT)")
         parts = [self.select(s, scope, f"select[{k}]") for k, s in enumerate(self.view.select)]
         rows = self.product(parts, "select")
+        multis = [p for p in parts if p.single is None]
+        if rows.single is None:
+            # Resource-level columns next to row lists: computed after the unnest on the resource's
+            # own columns, rather than captured into the row lambda (see finish()).
+            singles = {name: sql for p in parts if p.single is not None for name, sql in p.single.items()}
+            if len(multis) == 1 and multis[0].each is not None and multis[0].item_single is not None:
+                # The only row list maps columns over one collection: unnest the items themselves and
+                # compute the columns on them, with no lambda and no row structs.
+                singles.update(multis[0].item_single)
+                rows = _Rows(rows.columns, single=singles, each=multis[0].each)
+            elif len(multis) < len(parts):
+                rows = _Rows(rows.columns, single=singles, rows=self.product(multis, "select").rows)
         conditions = [self.type_filter]
         for k, path in enumerate(self.view.where):
             where = f"where[{k}].path"
@@ -120,6 +138,8 @@ class _Compiler:
                 items = self.repeat(select["repeat"], scope, f"{where}.repeat")
             else:
                 items = self.t.translate(select[iteration], scope, f"{where}.{iteration}")
+            if iteration == "forEach" and items.root_condition is not None and scope.focus.is_root:
+                return self.select_if(select, items.root_condition, scope, where)
             collection = self.t.as_list(items)
             variable, index = self.t.fresh("e"), self.t.fresh("i")
             focus = Expr(variable, False, items.fhir_type, items.nodes, items.json)
@@ -138,9 +158,25 @@ class _Compiler:
             collection = f"(CASE WHEN coalesce(len({collection}), 0) = 0 THEN [NULL] ELSE {collection} END)"
         if body.single is not None:
             rows = f"list_transform({collection}, lambda {variable}, {index}: {self.struct(body)})"
-        else:
-            rows = f"flatten(list_transform({collection}, lambda {variable}, {index}: {body.rows}))"
+            return _Rows(body.columns, rows=rows, each=(collection, variable, index), item_single=body.single)
+        rows = f"flatten(list_transform({collection}, lambda {variable}, {index}: {body.rows}))"
         return _Rows(body.columns, rows=rows)
+
+    def select_if(self, select: Mapping[str, Any], condition: str, scope: Scope, where: str) -> _Rows:
+        """``forEach: where(criteria)`` on the resource: its rows, computed on the resource, when criteria holds.
+
+        The only item is the resource itself (``%rowIndex`` 0), so the columns read the resource's own
+        columns and share its once-per-row subexpressions, instead of packing every top-level element
+        into a struct and mapping a lambda over a one-item list (measured: most of vital_signs' cost).
+        """
+        focus = Scope(scope.focus, "CAST(0 AS BIGINT)")
+        self.t.conditional += 1
+        try:
+            body = self.select({k: v for k, v in select.items() if k != "forEach"}, focus, where)
+        finally:
+            self.t.conditional -= 1
+        # A criteria that is false or empty (NULL) selects no item, as list_filter did.
+        return _Rows(body.columns, rows=f"(CASE WHEN {condition} THEN {self.as_row_list(body)} ELSE [] END)")
 
     def struct(self, rows: _Rows) -> str:
         assert rows.single is not None
@@ -158,6 +194,8 @@ class _Compiler:
                     raise ViewDefinitionError(f"{where}: column name '{name}' is used twice")
                 columns.append(name)
         multis = [p for p in parts if p.single is None]
+        if len(parts) == 1 and multis:
+            return parts[0]  # its rows already are the product: no lambda rebuilding each row as it is
         sources: dict[str, str] = {}
         variables: list[str] = []
         for part in parts:
@@ -285,7 +323,30 @@ class _Compiler:
         if self.t.hoisted:
             shared = ",\n  ".join(f"{sql} AS {expr.sql}" for sql, expr in self.t.hoisted.values())
             relation = f"(SELECT *,\n  {shared}\nFROM {relation}\nWHERE {self.type_filter}) AS _resource"
-        if rows.single is not None:
+        if rows.single is not None and rows.each is not None:
+            # Items unnested beside the resource's columns, bound to the names the lambda gave them, so
+            # the same column SQL reads them; two unnests of equal length are zipped by DuckDB. The
+            # collection is computed once, in its own projection (it may be a filter or a repeat walk).
+            collection, item, index = rows.each
+            projections = ",\n  ".join(f"{rows.single[n]} AS {quote_identifier(n)}" for n in rows.columns)
+            items = f"(SELECT *, {collection} AS _items\nFROM {relation}\nWHERE {condition}) AS _items"
+            sql = (
+                f"SELECT\n  {projections}\nFROM (SELECT *, unnest(_items) AS {item}, "
+                f"unnest(range(1, len(_items) + 1)) AS {index}\nFROM {items}) AS _rows"
+            )
+        elif rows.single is not None and rows.rows is not None:
+            # *: the resource's columns ride along the unnest for the resource-level columns, each
+            # evaluated once per output row with plain vectorised expressions; a resource without rows
+            # is dropped by the unnest before they run, as the lambda never ran them for it.
+            projections = ",\n  ".join(
+                f"{rows.single[n] if n in rows.single else '_row.' + quote_identifier(n)} AS {quote_identifier(n)}"
+                for n in rows.columns
+            )
+            sql = (
+                f"SELECT\n  {projections}\nFROM (SELECT *, unnest({rows.rows}) AS _row\n"
+                f"FROM {relation}\nWHERE {condition}) AS _rows"
+            )
+        elif rows.single is not None:
             projections = ",\n  ".join(f"{rows.single[name]} AS {quote_identifier(name)}" for name in rows.columns)
             sql = f"SELECT\n  {projections}\nFROM {relation}\nWHERE {condition}"
         else:
@@ -313,6 +374,7 @@ def compile_view(view: ViewDefinition | Mapping[str, Any] | str | Path) -> Compi
     name = definition.name or definition.resource.lower()
     compiled = CompiledView(name, definition.resource, compiler.schema, compiler.finish(rows, condition))
     compiled.warnings = list(compiler.t.warnings)
+    compiled.filtered = bool(definition.where)
     if not fhir_model.is_known_type(definition.resource):
         compiled.warnings.insert(
             0, f"resource: {definition.resource} is not in the shipped FHIR R4 definitions; elements are read as JSON"

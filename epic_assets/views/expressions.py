@@ -52,6 +52,12 @@ class Expr:
     # reads: ``c.where(...).code``): the SQL of ``c`` and of this value when ``c`` holds at most one
     # item, computed on ``c[1]`` without list lambdas. ``.first()`` uses it for the usual one-item case.
     one_item: tuple[str, str] | None = None
+    # For a collection of string literals (``'a' | 'b'``): the distinct SQL literals, in order, so that
+    # membership compiles to ``x IN ('a', 'b')`` rather than list lambdas run for every row.
+    literal_items: tuple[str, ...] = ()
+    # For ``where(criteria)`` applied to the resource itself: the SQL condition, so that a ``forEach``
+    # over it can evaluate its columns on the resource's own columns (see the compiler's select()).
+    root_condition: str | None = None
 
 
 def derive(e: Expr, **changes: object) -> Expr:
@@ -61,6 +67,8 @@ def derive(e: Expr, **changes: object) -> Expr:
     changes.setdefault("filtered_from", None)
     changes.setdefault("flattened_from", None)
     changes.setdefault("one_item", None)
+    changes.setdefault("literal_items", ())
+    changes.setdefault("root_condition", None)
     return replace(e, **changes)  # type: ignore[arg-type]
 
 
@@ -102,6 +110,10 @@ class Translator:
         self.warnings: list[str] = []
         # Resource-level subexpressions computed once per row in an inner projection (see call()).
         self.hoisted: dict[fhirpath.Node, tuple[str, Expr]] = {}
+        # Above zero while translating columns evaluated only for some resources (a forEach over
+        # where(...) of the resource): they reuse hoisted subexpressions but add none, since a hoisted
+        # one runs for every resource and could then raise (single(), overflow) where it did not before.
+        self.conditional = 0
 
     def fresh(self, prefix: str = "x") -> str:
         return f"_{prefix}{next(self._counter)}"
@@ -371,7 +383,13 @@ class Translator:
             element, collection = (left, right) if op == "in" else (right, left)
             element = self.singleton(self.to_text(element), where)
             collection = self.to_text(collection)
-            found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
+            literals = _string_literals(collection)
+            if literals and element.fhir_type in _STRING_TYPES:
+                # A constant list of non-NULL strings: a string is in it or not, never unknown, exactly
+                # as list_contains answers, without building the list for every row.
+                found = f"({element.sql} IN ({', '.join(literals)}))"
+            else:
+                found = f"coalesce(list_contains({self.as_list(collection)}, {element.sql}), false)"
             return Expr(f"(CASE WHEN {element.sql} IS NOT NULL THEN {found} END)", False, "boolean")
         left = self.singleton(self.to_text(left), where)
         right = self.singleton(self.to_text(right), where)
@@ -415,13 +433,21 @@ class Translator:
         fhir_type = types.pop() if len(types) == 1 else None
         if fhir_type is None and not parts[0].json:
             parts = [self.to_text(p) for p in parts]
+        nodes = tuple(n for p in parts for n in p.nodes)
+        literals = [p.sql for p in parts if p.sql != "NULL"]
+        if literals and all(_STRING_LITERAL.fullmatch(sql) for sql in literals) and not any(p.many for p in parts):
+            # A union of string literals (empty ``{}`` contributes nothing) is a constant: de-duplicate it
+            # here. Equal SQL literals are equal strings, and DuckDB compares VARCHAR byte for byte, so
+            # this keeps exactly the items the per-row list_position filter would.
+            distinct = tuple(dict.fromkeys(literals))
+            constant = f"[{', '.join(distinct)}]"
+            return Expr(constant, True, fhir_type, nodes, union_parts=tuple(parts), literal_items=distinct)
         lists = [self.as_list(p) for p in parts]
         both = lists[0]
         for other in lists[1:]:
             both = f"list_concat({both}, {other})"
         v, i = self.fresh(), self.fresh("i")
         deduplicated = f"list_filter({both}, lambda {v}, {i}: list_position({both}, {v}) = {i})"
-        nodes = tuple(n for p in parts for n in p.nodes)
         return Expr(deduplicated, True, fhir_type, nodes, parts[0].json, union_parts=tuple(parts))
 
     def as_json(self, e: Expr) -> Expr:
@@ -444,7 +470,7 @@ class Translator:
             return self.hoisted[node][1]
         base: Value = scope.focus if node.base is None else self.value(node.base, scope, where)
         result = handler(self, base, node.args, scope, where)
-        if hoistable and isinstance(result, Expr) and not result.many:
+        if hoistable and not self.conditional and isinstance(result, Expr) and not result.many:
             # Library views pick one coding by system priority and then read .code, .system and
             # .display from it: computing the choice once per row instead of once per column is the
             # single largest saving on wide views. Keyed by syntax, so equal paths share one column.
@@ -477,7 +503,26 @@ class Translator:
         inner = Scope(base, scope.row_index)
         condition = self.boolean(self.resolve(self.value(criteria, inner, where), where), where)
         value_sql = self.root_struct_token if base.is_root else base.sql
-        return Expr(f"(CASE WHEN {condition} THEN {value_sql} END)", False, base.fhir_type, base.nodes, base.json)
+        return Expr(
+            f"(CASE WHEN {condition} THEN {value_sql} END)",
+            False,
+            base.fhir_type,
+            base.nodes,
+            base.json,
+            root_condition=condition if base.is_root else None,
+        )
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _string_literals(e: Expr) -> tuple[str, ...]:
+    """The SQL string literals ``e`` is a constant collection of (none when it is not one)."""
+    if e.literal_items:
+        return e.literal_items
+    if not e.many and _STRING_LITERAL.fullmatch(e.sql):
+        return (e.sql,)
+    return ()
 
 
 _QUOTED_OR_LAMBDA_VARIABLE = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")|\b_[a-z]+[0-9]+\b")

@@ -189,8 +189,13 @@ class _Target:
             where += f" and source = {literal}"
             if only_changed:
                 where += f" and id in (select id from _changed_resources where source = {literal})"
+        # The load guarantees resource_type equals each text's resourceType, so it is not parsed again.
         body = self.compiled.sql(
-            JsonTextSource(query=f"select resource from raw_resources where {where}", column="resource")
+            JsonTextSource(
+                query=f"select resource_type, resource from raw_resources where {where}",
+                column="resource",
+                resource_type_column="resource_type",
+            )
         )
         label = identifiers.quote_sql_literal(source) if source is not None else "null::varchar"
         return f"select {label} as {SOURCE_COLUMN}, * from ({body})"
