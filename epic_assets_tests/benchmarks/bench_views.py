@@ -21,8 +21,8 @@ seconds per 1M Observations) and the same with ``columns={id:'VARCHAR'}``. Any q
 pays L plus converting to typed vectors (READ_JSON ~1.4 CPU s for the view's 22 elements, as much as M's
 parse of every element) plus writing the output (~0.7 CPU s for 39 columns), so V / L has a floor near 4
 however cheap the view's expressions are; V / M compares like with like. Measured
-2026-11-30 (2 threads, best of 3): L 0.33 s wall / 0.56 s CPU, V 1.95 / 3.79, V0 2.36 / 4.49, M 1.28 / 2.36;
-V / M 1.52 wall, 1.61 CPU; V / L 5.83 wall, 6.76 CPU; peak RSS 1,713 MiB. See the Performance
+2026-11-30 (2 threads, best of 5): L 0.34 s wall / 0.56 s CPU, V 1.72 / 3.33, V0 2.31 / 4.28, M 1.19 / 2.23;
+V / M 1.44 wall, 1.50 CPU (1.42-1.83 across runs); V / L 5.06 wall, 5.89 CPU; peak RSS 1,797 MiB. See the Performance
 section of ``epic_assets/views/README.md`` for where the time goes.
 
     .venv/bin/python -m epic_assets_tests.benchmarks.bench_views [--rows N] [--repeat K] [--input FILE]
