@@ -425,6 +425,8 @@ class Translator:
     def union(self, left: Expr, right: Expr, where: str) -> Expr:
         """``a | b``: both collections in order, duplicates removed (first occurrence kept)."""
         parts = [*(left.union_parts or (left,)), *(right.union_parts or (right,))]
+        # ``{}`` adds nothing; left in, its missing type would turn the other operands into JSON text.
+        parts = [p for p in parts if p is not EMPTY] or [EMPTY]
         node_sets = {frozenset(id(n) for n in p.nodes) for p in parts}
         primitive = all(fhir_model.is_primitive(p.fhir_type) for p in parts)
         if len({p.json for p in parts}) > 1 or (not primitive and (len(node_sets) > 1 or not parts[0].nodes)):
@@ -599,10 +601,14 @@ def type_name_of(node: fhirpath.Node, where: str) -> str:
     raise ViewDefinitionError(f"{where}: expected a type name")
 
 
+# ``{}``, the empty collection: one shared value, so a union can recognise and drop it.
+EMPTY = Expr("NULL", False, None)
+
+
 def literal(node: fhirpath.Literal) -> Expr:
     kind, value = node.kind, node.value
     if kind == "empty":
-        return Expr("NULL", False, None)
+        return EMPTY
     if kind == "boolean":
         return Expr("true" if value else "false", False, "boolean")
     if kind == "integer":

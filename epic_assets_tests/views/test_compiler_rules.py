@@ -49,6 +49,18 @@ def test_a_union_of_string_literals_is_deduplicated_in_order(tmp_path: Path) -> 
     ]
 
 
+def test_the_empty_collection_adds_nothing_to_a_union(tmp_path: Path) -> None:
+    view = _observation_view(
+        {"name": "literal", "path": "'b' | {}", "collection": True},
+        {"name": "reversed", "path": "{} | 'b' | {}", "collection": True},
+        {"name": "element", "path": "status | {} | status", "collection": True},
+        {"name": "nothing", "path": "({} | {}).count()"},
+    )
+    assert _rows(view, [{"resourceType": "Observation", "id": "o", "status": "final"}], tmp_path) == [
+        {"id": "o", "literal": ["b"], "reversed": ["b"], "element": ["final"], "nothing": 0}
+    ]
+
+
 def test_membership_in_string_literals_keeps_fhirpath_empty_semantics(tmp_path: Path) -> None:
     view = _observation_view(
         {"name": "is_done", "path": "status in ('final' | 'amended' | 'final')"},
