@@ -1,4 +1,4 @@
-"""Helpers shared by the warehouse commands: where the DuckDB file is, and printing result sets."""
+"""Helpers shared by the commands: where the DuckDB file is, printing result sets, argument types."""
 
 from __future__ import annotations
 
@@ -13,6 +13,17 @@ from pathlib import Path
 
 from epic_assets.settings import load_settings
 from epic_assets.warehouse import Warehouse, open_warehouse
+
+
+def data_day(text: str) -> int:
+    """argparse type of ``--day``: the emulated Group's day, a whole number of days from 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days, 0 or more, got {text!r}")
+    return value
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
+from epic_assets.cli.common import data_day
 from epic_assets.cli.load import load_and_report
 from epic_assets.emulator.selfcheck import run_selfcheck
-from epic_assets.errors import EpicAssetsError
 from epic_assets.settings import load_settings
 from epic_assets.warehouse import open_warehouse
 
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the synthetic data")
     parser.add_argument(
         "--day",
-        type=int,
+        type=data_day,
         default=0,
         help="the emulated Group's day (default 0); run again with --day 1, 2, ... to see a daily refresh:"
         " what changed, and tables brought up to date from the changes",
@@ -42,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     export_dir = settings.data_dir / "exports" / f"emulator-{stamp}"
-    if args.day < 0:
-        raise EpicAssetsError(f"--day must be 0 or later, got {args.day}")
     report = run_selfcheck(patients=args.patients, seed=args.seed, download_dir=export_dir, day=args.day)
     if not report.ok:
         return 1
@@ -52,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
         load_and_report(warehouse, export_dir, settings, source=None, incremental=False, tables=True)
     print(f"\nwarehouse: {settings.duckdb_path}")
     print('try: epic-assets sql "select vital_sign, count(*), avg(value) from vital_signs group by all"')
-    print(f"next day: epic-assets demo --day {args.day + 1}  (then: epic-assets sql \"select * from raw_changes\")")
+    print(f'next day: epic-assets demo --day {args.day + 1}  (then: epic-assets sql "select * from raw_changes")')
     return 0

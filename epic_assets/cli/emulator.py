@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from epic_assets.cli.common import data_day
 from epic_assets.emulator import FAULT_USAGE, EmulatorConfig, parse_faults, run_emulator
 from epic_assets.settings import EPIC_SANDBOX_GROUP_ID
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the synthetic data (default 0)")
     parser.add_argument(
         "--day",
-        type=_day,
+        type=data_day,
         default=0,
         help="days after the data's anchor date to start at (default 0); each later day a few resources are"
         " amended, gone or new, and the emulator moves on one day every 24 hours",
@@ -60,16 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.set_defaults(handler=run)
-
-
-def _day(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days, 0 or more, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
