@@ -360,11 +360,6 @@ class _Load:
         under the wrong key). Each chunk of files is its own positional scan, which is single-threaded:
         the chunks run in parallel.
         """
-        located = (
-            "getvariable('epic_load_file_names')[s.file_no + 1] as file,"
-            " getvariable('epic_load_file_types')[s.file_no + 1] as file_type,"
-            " s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1 as line"
-        )
         mismatch = (
             "error('re-reading ' || getvariable('epic_load_file_names')[s.file_no + 1]"
             " || ' did not match its staged lines')"
@@ -373,7 +368,7 @@ class _Load:
         for links, compressed, first, end, longest in self.groups:
             parts.append(
                 f"""
-                select s.*, {located},
+                select s.*, {_LOCATED},
                        if({_FILE_NO.format(name="r.filename")} = s.file_no and hash(r.line) = s.hash
                           and strlen(r.line) is not distinct from s.length,
                           r.line, {mismatch}) as text
@@ -385,7 +380,7 @@ class _Load:
         if parts:
             return " union all ".join(parts)
         return (
-            f"select s.*, {located}, null::varchar as text from (select rowid as srow, * from _stage) s where {where}"
+            f"select s.*, {_LOCATED}, null::varchar as text from (select rowid as srow, * from _stage) s where {where}"
         )
 
     def _threads(self) -> int:
@@ -631,34 +626,35 @@ class _Load:
             with session_settings(
                 con, preserve_insertion_order="false", disabled_optimizers="'join_order,build_side_probe_side'"
             ):
-                inserted += con.execute(
-                    f"""
-                    insert into raw_resource_versions
-                    select ?, s.rtype, s.id, s.hash, s.length, r.text, {self.export_id},
-                           getvariable('epic_load_file_names')[s.file_no + 1],
-                           s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1, null
+                matched = f"""
+                    select s.*, {_LOCATED}, r.text
                     from ({" union all ".join(reads)}) r
                     join (select rowid as srow, file_no, rtype, id, hash, length from _stage s
                           where {wanted} and not {duplicated}) s
                       on r.file_no = s.file_no and r.hash = s.hash and r.length = s.length
-                    """,
-                    [self.source],
-                ).fetchall()[0][0]
+                """
+                inserted += self._store(matched)
         if con.execute(f"select count(*) from _stage s where {wanted} and {duplicated}").fetchall()[0][0]:
-            inserted += con.execute(
-                f"""
-                insert into raw_resource_versions
-                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
-                from ({self._with_text(f"{wanted} and {duplicated}")}) t
-                """,
-                [self.source],
-            ).fetchall()[0][0]
+            inserted += self._store(self._with_text(f"{wanted} and {duplicated}"))
         expected = con.execute(f"select count(*) from _stage s where {wanted}").fetchall()[0][0]
         if inserted != expected:
             raise EpicAssetsError(
                 f"re-reading the export matched {inserted} of its {expected} staged resources:"
                 " a file changed while it was being loaded"
             )
+
+    def _store(self, rows: str) -> int:
+        """Insert ``rows`` (staged columns plus ``file``, ``line`` and ``text``) as new versions; returns how many."""
+        return int(
+            self.con.execute(
+                f"""
+                insert into raw_resource_versions
+                select ?, t.rtype, t.id, t.hash, t.length, t.text, {self.export_id}, t.file, t.line, null
+                from ({rows}) t
+                """,
+                [self.source],
+            ).fetchall()[0][0]
+        )
 
     def _record(self, scope: list[str]) -> LoadResult:
         con = self.con
@@ -744,6 +740,13 @@ class _Load:
         return result
 
 
+# File name, file type and line number of a staged row ``s`` (its row id as ``srow``), from the connection
+# variables holding, by file number, each file's name, type and first row id.
+_LOCATED = (
+    "getvariable('epic_load_file_names')[s.file_no + 1] as file,"
+    " getvariable('epic_load_file_types')[s.file_no + 1] as file_type,"
+    " s.srow - getvariable('epic_load_row_bases')[s.file_no + 1] + 1 as line"
+)
 # A file's number, from the name of the link DuckDB read it through (see _Load._stage).
 _FILE_NO = "cast(parse_filename({name}) as integer)"
 # Connection variables holding, by file number, the file's name, type and first row id.
