@@ -43,7 +43,8 @@ class BuiltTable:
     seconds: float
     # 'rebuilt' (every resource flattened), 'refreshed' (only changed resources) or 'unchanged'.
     how: str = "rebuilt"
-    changed_resources: int | None = None  # for 'refreshed' and 'unchanged'
+    # Resources changed since the previous build, when one could be reused (None: rebuilt from scratch).
+    changed_resources: int | None = None
 
     def describe(self) -> str:
         if self.how == "rebuilt":
@@ -107,8 +108,7 @@ def build_table(con: duckdb.DuckDBPyConnection, view: Any, sources: list[str], *
     table = identifiers.sql_name(compiled.name, where="ViewDefinition name")
     if table.startswith(RAW_PREFIX):
         raise EpicAssetsError(f"view name {table!r} is reserved: names starting with {RAW_PREFIX!r} are the raw layer")
-    columns = [c[0] if isinstance(c, tuple) else getattr(c, "name", c) for c in compiled.columns]
-    if SOURCE_COLUMN in columns:  # impossible for a valid ViewDefinition; guards a changed compiler
+    if SOURCE_COLUMN in compiled.column_names:  # impossible for a valid ViewDefinition; guards a changed compiler
         raise EpicAssetsError(f"view {table!r} defines a column {SOURCE_COLUMN!r}, which the warehouse adds itself")
     resource_type = identifiers.resource_type(compiled.resource, where=f"ViewDefinition {table}")
     key_column = table_state.resource_key_column(definition.select)
