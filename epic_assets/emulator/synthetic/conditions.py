@@ -27,9 +27,14 @@ DIAGNOSIS_TOKENS: tuple[Token, ...] = (
 )
 
 
-def _status(system: str, code: str) -> str:
+def status_concept(system: str, code: str) -> dict:
+    """A clinical or verification status as Epic writes it (versioned coding, capitalised display)."""
     display = code.capitalize()
-    return jd({"coding": [{"system": system, "version": "4.0.0", "code": code, "display": display}], "text": display})
+    return {"coding": [{"system": system, "version": "4.0.0", "code": code, "display": display}], "text": display}
+
+
+def _status(system: str, code: str) -> str:
+    return jd(status_concept(system, code))
 
 
 _CLINICAL = {code: _status(CLINICAL, code) for code in ("active", "resolved", "inactive")}

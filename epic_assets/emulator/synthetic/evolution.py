@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from epic_assets.emulator.synthetic.chart import AS_OF, DAY, iso_date
+from epic_assets.emulator.synthetic.conditions import CLINICAL, status_concept
 
 GONE = 0.002
 AMENDED = 0.010
@@ -97,10 +98,7 @@ def _amend_result(resource: dict[str, Any], day: int) -> None:
 
 
 def _resolve_problem(resource: dict[str, Any], day: int) -> None:
-    display = "Resolved"
-    system = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-    coding = {"system": system, "version": "4.0.0", "code": "resolved", "display": display}
-    resource["clinicalStatus"] = {"coding": [coding], "text": display}
+    resource["clinicalStatus"] = status_concept(CLINICAL, "resolved")
     resource["abatementDateTime"] = iso_date(AS_OF + day * DAY)
 
 
