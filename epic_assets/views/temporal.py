@@ -39,21 +39,24 @@ def _datetime_boundary(sql: str, kind: str) -> str:
     low = kind == "low"
     date_part = date_low(_group(sql, _DATETIME, 1)) if low else date_high(_group(sql, _DATETIME, 1))
     hour = f"coalesce({_group(sql, _DATETIME, 2)}, '{'00' if low else '23'}')"
-    minute = f"coalesce({_group(sql, _DATETIME, 3)}, '{'00' if low else '59'}')"
-    second = f"coalesce({_group(sql, _DATETIME, 4)}, '{'00' if low else '59'}')"
-    fraction = f"rpad(coalesce({_group(sql, _DATETIME, 5)}, ''), 3, '{'0' if low else '9'}')"
     zone = f"coalesce({_group(sql, _DATETIME, 6)}, '{'+14:00' if low else '-12:00'}')"
-    text = f"{date_part} || 'T' || {hour} || ':' || {minute} || ':' || {second} || '.' || {fraction} || {zone}"
+    text = f"{date_part} || 'T' || {hour} || ':' || {_rest_of_clock(sql, _DATETIME, 3, low)} || {zone}"
     return f"(CASE WHEN regexp_matches({sql}, {_DATETIME}) THEN {text} END)"
 
 
 def _time_boundary(sql: str, kind: str) -> str:
     low = kind == "low"
-    minute = f"coalesce({_group(sql, _TIME, 2)}, '{'00' if low else '59'}')"
-    second = f"coalesce({_group(sql, _TIME, 3)}, '{'00' if low else '59'}')"
-    fraction = f"rpad(coalesce({_group(sql, _TIME, 4)}, ''), 3, '{'0' if low else '9'}')"
-    text = f"{_group(sql, _TIME, 1)} || ':' || {minute} || ':' || {second} || '.' || {fraction}"
+    text = f"{_group(sql, _TIME, 1)} || ':' || {_rest_of_clock(sql, _TIME, 2, low)}"
     return f"(CASE WHEN regexp_matches({sql}, {_TIME}) THEN {text} END)"
+
+
+def _rest_of_clock(sql: str, pattern: str, minute_group: int, low: bool) -> str:
+    """``mm:ss.fff`` from the pattern's minute, second and fraction groups, absent parts filled to the
+    earliest (``low``) or latest instant they could stand for."""
+    minute = f"coalesce({_group(sql, pattern, minute_group)}, '{'00' if low else '59'}')"
+    second = f"coalesce({_group(sql, pattern, minute_group + 1)}, '{'00' if low else '59'}')"
+    fraction = f"rpad(coalesce({_group(sql, pattern, minute_group + 2)}, ''), 3, '{'0' if low else '9'}')"
+    return f"{minute} || ':' || {second} || '.' || {fraction}"
 
 
 def _decimal_boundary(sql: str, kind: str) -> str:
